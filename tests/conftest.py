@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import replace
+
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -12,7 +13,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from ketaqa.settings import REPO_ROOT, Settings  # noqa: E402
+from ketaqa.settings import REPO_ROOT, Settings
 
 CORPUS = REPO_ROOT / "corpus"
 STATEMENT = CORPUS / "position-statement.txt"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from ketaqa import index as index_module
-from ketaqa.index import build_index, index_status, load_index, open_index
 from ketaqa.errors import IndexStateError
+from ketaqa.index import build_index, index_status, load_index, open_index
 
 
 def live_build(settings) -> Path:

@@ -6,9 +6,8 @@ import pytest
 
 from ketaqa.corpus import load_corpus
 from ketaqa.passages import MAX_WORDS, build_passages, split_sentences, word_count
-from ketaqa.structure import parse_document
-
 from ketaqa.settings import REPO_ROOT
+from ketaqa.structure import parse_document
 
 CORPUS = REPO_ROOT / "corpus"
 

@@ -1,4 +1,4 @@
-"""`ketaqa index | ask | eval` — the command-line front end.
+"""`ketaqa index | ask | eval | abstracts` — the command-line front end.
 
 Errors the user can act on become one line on stderr and a non-zero exit, never a traceback.
 """
@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument(
         "--questions", type=Path, help="question set (default eval/questions.jsonl)"
     )
+    from .abstracts import add_abstracts_commands
+
+    add_abstracts_commands(sub)
     return parser
 
 
@@ -65,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
             from .evaluation import cmd_eval
 
             return cmd_eval(args, _progress)
+        if args.command == "abstracts":
+            from .abstracts import cmd_abstracts
+
+            return cmd_abstracts(args, _progress)
     except InputError as exc:
         print(f"ketaqa: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -120,7 +120,10 @@ def build_index(
         passages = collect_passages(corpus, settings.corpus_dir)
         if not passages:
             raise KetaqaError(f"no passages found in {settings.corpus_dir}; nothing to index")
-        references = {r.key: r for r in corpus.references}
+        from .abstracts import with_cached_ids
+
+        cited = with_cached_ids(corpus.references, settings.corpus_dir)
+        references = {r.key: r for r in cited}
         progress(f"{len(passages)} passages from {len(corpus.documents)} documents")
 
         tokenizer = build_tokenizer(p.text for p in passages)
@@ -151,7 +154,7 @@ def build_index(
         manifest = {
             "fingerprint": asdict(fingerprint),
             "files": {f: _sha256(build_dir / f) for f in FILES},
-            "references": [asdict(r) for r in corpus.references],
+            "references": [asdict(r) for r in cited],
             "passages": len(passages),
             "documents": {d.doc_id: document_citation(d) for d in corpus.documents},
             "problems": list(corpus.problems),
