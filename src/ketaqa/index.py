@@ -33,7 +33,7 @@ import numpy as np
 from .corpus import Corpus, Reference, corpus_fingerprint, load_corpus
 from .embedding import MODEL_ID, Encoder, model_fingerprint
 from .errors import IndexStateError, KetaqaError
-from .passages import CHUNKER_VERSION, Footnote, Passage, build_passages, units
+from .passages import CHUNKER_VERSION, Footnote, Passage, build_passages, passage_units
 from .settings import Settings
 from .structure import PageSpan, SectionPath, document_citation
 from .tokenizer import ClinicalTokenizer, build_tokenizer
@@ -135,7 +135,7 @@ def build_index(
         dense = faiss.IndexFlatIP(vectors.shape[1])
         dense.add(vectors)
 
-        unit_spans = [units(p.text) or [(0, len(p.text))] for p in passages]
+        unit_spans = [passage_units(p) for p in passages]
         unit_texts = [
             p.text[s:e] for p, spans in zip(passages, unit_spans, strict=True) for s, e in spans
         ]

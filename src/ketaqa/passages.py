@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from .corpus import Corpus, Document, Reference
 from .structure import Block, Outline, PageSpan, SectionPath, parse_document
 
-CHUNKER_VERSION = "statement-v1"
+CHUNKER_VERSION = "statement-v2"
 MAX_WORDS = 120
 SHORT_BULLET_WORDS = 25  # bullets up to this long are grouped with their neighbours
 BULLET_RUN_WORDS = 60  # ... into runs of at most this many words
@@ -107,12 +107,37 @@ def line_spans(text: str, base: int = 0) -> list[tuple[int, int]]:
     return out
 
 
+_READS_ON = re.compile(r"(?:[:,]|\b(?:in|with|and|or|of|to|the|a|for|by))$")
+WHOLE_UNIT_KINDS = ("item", "entry", "title", "epigraph", "contents")
+
+
 def units(text: str, base: int = 0) -> list[tuple[int, int]]:
-    """Highlightable units: each line (bullet), split further into sentences."""
-    out = []
+    """Highlightable units: each line (bullet), split further into sentences.
+
+    A fragment that reads on into the next unit ("… should not be used in patients with",
+    "Infusion rate.") is joined with it, so a highlight is never a dangling lead-in.
+    """
+    raw = []
     for s, e in line_spans(text, 0):
-        out.extend(split_sentences(text[s:e], base + s))
-    return out
+        raw.extend(split_sentences(text[s:e], s))
+    out: list[tuple[int, int]] = []
+    for s, e in raw:
+        if out and _reads_on(text[out[-1][0] : out[-1][1]]):
+            out[-1] = (out[-1][0], e)
+        else:
+            out.append((s, e))
+    return [(base + s, base + e) for s, e in out]
+
+
+def _reads_on(unit: str) -> bool:
+    return bool(_READS_ON.search(unit)) or word_count(unit) < 4
+
+
+def passage_units(passage: Passage) -> list[tuple[int, int]]:
+    """Highlight units of a passage; a citation or heading is highlighted whole."""
+    if passage.kind in WHOLE_UNIT_KINDS:
+        return [(0, len(passage.text))]
+    return units(passage.text) or [(0, len(passage.text))]
 
 
 # ---------------------------------------------------------------------------------------------
