@@ -16,6 +16,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from ketaqa import ui
 from ketaqa.assistant import NOTICE
+from ketaqa.errors import KetaqaError
 from ketaqa.settings import REPO_ROOT
 
 pytestmark = pytest.mark.slow
@@ -312,3 +313,29 @@ def test_app_py_serves_the_app(assistant, settings, tmp_path):
         proc.wait(timeout=30)
     text = log.read_text()
     assert "loading the index" in text and "rebuilding" not in text
+
+
+def test_auth_comes_from_the_environment_in_pairs():
+    assert ui.auth_from_env({}) is None
+    assert ui.auth_from_env({"KETAQA_USERNAME": "u", "KETAQA_PASSWORD": "p"}) == ("u", "p")
+    with pytest.raises(KetaqaError, match="both"):
+        ui.auth_from_env({"KETAQA_USERNAME": "u"})
+
+
+def test_login_is_required_when_auth_is_set(assistant, settings, tmp_path):
+    import httpx
+    from gradio_client import Client
+
+    app = ui.build_app(assistant, replace(settings, data_dir=tmp_path))
+    port = free_port()
+    ui.launch(app, "127.0.0.1", port, prevent_thread_lock=True, quiet=True, auth=("doc", "s3cret"))
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        assert httpx.get(url + "config", timeout=10).status_code in (401, 403)
+        with pytest.raises(Exception):  # noqa: B017 - any refusal will do; it must not connect
+            Client(url, verbose=False)
+        client = Client(url, auth=("doc", "s3cret"), verbose=False)
+        answer = client.predict("What is a position statement?", 1, api_name="/ask")
+        assert answer["passages"]
+    finally:
+        app.close()

@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .abstracts import add_abstracts_commands
 
     add_abstracts_commands(sub)
+    from .loadtest import add_loadtest_command
+
+    add_loadtest_command(sub)
     return parser
 
 
@@ -68,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
             from .evaluation import cmd_eval
 
             return cmd_eval(args, _progress)
+        if args.command == "loadtest":
+            from .loadtest import cmd_loadtest
+
+            return cmd_loadtest(args, _progress)
         if args.command == "abstracts":
             from .abstracts import cmd_abstracts
 

@@ -776,17 +776,28 @@ def build_app(assistant: Assistant, settings: Settings | None = None) -> gr.Bloc
     return app
 
 
+def auth_from_env(env: dict[str, str] | None = None) -> tuple[str, str] | None:
+    """Optional username/password for a shared deployment: KETAQA_USERNAME + KETAQA_PASSWORD."""
+    env = dict(os.environ if env is None else env)
+    user, password = env.get("KETAQA_USERNAME", ""), env.get("KETAQA_PASSWORD", "")
+    if bool(user) != bool(password):
+        raise KetaqaError("set both KETAQA_USERNAME and KETAQA_PASSWORD, or neither")
+    return (user, password) if user else None
+
+
 def launch(
     app: gr.Blocks,
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
     prevent_thread_lock: bool = False,
     quiet: bool = False,
+    auth: tuple[str, str] | None = None,
 ):
-    """Serve the app locally (never a public share link)."""
+    """Serve the app locally (never a public share link), behind a login when `auth` is set."""
     return app.launch(
         server_name=host,
         server_port=port,
+        auth=auth,
         share=False,
         inbrowser=False,
         prevent_thread_lock=prevent_thread_lock,
@@ -835,6 +846,7 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     _progress("loading the index (it is built first if missing or stale)")
     try:
+        auth = auth_from_env()
         assistant = Assistant.open(progress=_progress)
     except KetaqaError as exc:
         print(f"ketaqa: error: {exc}", file=sys.stderr)
@@ -842,7 +854,7 @@ def main(argv: list[str] | None = None) -> None:
     _progress(
         f"{len(assistant.index.passages)} passages ready; serving on http://{args.host}:{args.port}"
     )
-    launch(build_app(assistant, assistant.settings), args.host, args.port)
+    launch(build_app(assistant, assistant.settings), args.host, args.port, auth=auth)
 
 
 if __name__ == "__main__":
