@@ -436,3 +436,34 @@ def test_cli_status_and_import(corpus_dir, monkeypatch, capsys):
     assert out.startswith("3 of 46 abstracts loaded")
     assert "bendavid2009: letter: no abstract by nature" in out
     assert "schug2020: book: no abstract by nature" in out
+
+
+def test_import_index_ask_end_to_end(fresh_settings, encoder, monkeypatch, capsys):
+    """import -> index -> `ketaqa ask --json` returns the abstract passage with its PMID,
+    citation and section label (synthetic fixture text, never a real abstract)."""
+    from ketaqa.cli import main
+
+    monkeypatch.setenv("KETAQA_CORPUS_DIR", str(fresh_settings.corpus_dir))
+    monkeypatch.setenv("KETAQA_INDEX_DIR", str(fresh_settings.index_dir))
+    monkeypatch.setenv("KETAQA_DATA_DIR", str(fresh_settings.data_dir))
+    assert main(["abstracts", "import", str(FIXTURES / "import_set.xml")]) == 0
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "ask",
+                "How many imaginary blue test devices did invented finding 14 concern?",
+                "--json",
+                "--top-k",
+                "3",
+            ]
+        )
+        == 0
+    )
+    answer = json.loads(capsys.readouterr().out)
+    top = answer["passages"][0]
+    assert "abstract" in top["source"]
+    assert top["pmid"] == "31313291" and top["reference_key"] == "masaracchia2019"
+    assert top["citation"].startswith("Masaracchia MM")
+    assert top["section"] == "Masaracchia 2019 › Abstract › RESULTS"
+    assert "Invented finding number 14 concerned 42" in top["text"]

@@ -339,3 +339,9 @@ def test_login_is_required_when_auth_is_set(assistant, settings, tmp_path):
         assert answer["passages"]
     finally:
         app.close()
+
+
+def test_notice_says_how_many_abstracts_are_indexed(assistant):
+    line = ui.abstracts_line(assistant)
+    assert line.startswith("Cited abstracts indexed: 0 of 46 ")
+    assert "12 have none by nature" in line

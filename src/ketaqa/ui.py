@@ -155,7 +155,28 @@ def notice_html(assistant: Assistant) -> str:
         lines.append(f"Source: {_e(citation)}")
     if date:
         lines.append(f"Current document: {_e(date)}.")
+    lines.append(_e(abstracts_line(assistant)))
     return '<div class="notice">' + "<br>".join(lines) + "</div>"
+
+
+def abstracts_line(assistant: Assistant) -> str:
+    """How many cited abstracts the index holds, and how many cannot have one."""
+    from .abstracts import none_by_nature
+
+    refs = list(assistant.index.references.values())
+    loaded = {
+        k for p in assistant.index.passages if p.source == "abstract" for k in p.reference_keys
+    }
+    can_have = [r for r in refs if none_by_nature(r) is None]
+    by_nature = len(refs) - len(can_have)
+    have = sum(1 for r in can_have if r.key in loaded)
+    text = (
+        f"Cited abstracts indexed: {have} of {len(can_have)} references that have one "
+        f"({by_nature} have none by nature: letters, commentaries, reports, books)."
+    )
+    if have < len(can_have):
+        text += " Load them with `ketaqa abstracts fetch` or `ketaqa abstracts import`."
+    return text
 
 
 def _refs(assistant: Assistant, passage: Passage) -> list[Reference]:
