@@ -421,8 +421,9 @@ def tune(assistant: Assistant, dev: list[EvalItem], progress: Callable[[str], No
     best = max(scored, key=lambda n: (scored[n]["mrr@10"], scored[n]["hit@1"], n))
     progress(f"best fusion on dev: {best} {scored[best]}")
     config = candidates[best]
-    chosen = {"fusion": config["fusion"]}
+    chosen: dict[str, object] = {"fusion": config["fusion"]}
     chosen.update({k: v for k, v in config.items() if k in ("rrf_k", "dense_weight")})
+    chosen["entry_prior"] = tune_entry_prior(assistant, dev, chosen, qrels, progress)
 
     tuned = replace(assistant.settings, retrieval=replace(assistant.settings.retrieval, **chosen))
     tuned_assistant = Assistant(tuned, assistant.encoder, assistant.index)
@@ -434,6 +435,30 @@ def tune(assistant: Assistant, dev: list[EvalItem], progress: Callable[[str], No
     chosen["abstain_threshold"] = threshold
     progress(f"abstention threshold on dev: {threshold}")
     return {"retrieval": chosen, "dev_fusion_scores": scored}
+
+
+def tune_entry_prior(
+    assistant: Assistant,
+    dev: list[EvalItem],
+    chosen: dict,
+    qrels: dict,
+    progress: Callable[[str], None],
+) -> float:
+    """The bibliography-entry prior with the best dev MRR@10 for the chosen fusion."""
+    scores = {}
+    for prior in (1.0, 0.9, 0.8, 0.7, 0.6):
+        trial = replace(assistant.settings.retrieval, **chosen, entry_prior=prior)
+        trial_assistant = Assistant(
+            replace(assistant.settings, retrieval=trial), assistant.encoder, assistant.index
+        )
+        run = {}
+        for item in dev:
+            answer = trial_assistant.ask(item.question, top_k=DEPTH)
+            run[item.id] = {rp.passage.id: float(DEPTH - rp.rank + 1) for rp in answer.passages}
+        scores[prior] = retrieval_metrics(qrels, run, [i.id for i in dev])
+    best = max(scores, key=lambda p: (scores[p]["mrr@10"], scores[p]["hit@1"], p))
+    progress(f"bibliography-entry prior on dev: {best} {scores[best]}")
+    return best
 
 
 def best_threshold(confidences: list[tuple[float, bool]]) -> float:

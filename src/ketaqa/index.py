@@ -269,6 +269,7 @@ def passage_from_dict(d: dict) -> Passage:
         footnotes=tuple(Footnote(**f) for f in d["footnotes"]),
         prev_id=d["prev_id"],
         next_id=d["next_id"],
+        context=d.get("context", ""),
     )
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from .corpus import Corpus, Document, Reference
 from .structure import Block, Outline, PageSpan, SectionPath, parse_document
 
-CHUNKER_VERSION = "statement-v2"
+CHUNKER_VERSION = "statement-v3"
 MAX_WORDS = 120
 SHORT_BULLET_WORDS = 25  # bullets up to this long are grouped with their neighbours
 BULLET_RUN_WORDS = 60  # ... into runs of at most this many words
@@ -42,6 +42,7 @@ class Passage:
     footnotes: tuple[Footnote, ...] = ()
     prev_id: str | None = None
     next_id: str | None = None
+    context: str = ""  # title of the enclosing region, for indexing only
 
     @property
     def reference_key(self) -> str | None:
@@ -53,7 +54,8 @@ class Passage:
         Only `text` is ever shown; this is what the retrievers see.
         """
         cited = [references[k] for k in self.reference_keys if k in references]
-        context = [str(self.section), *(f"{r.short}. {r.title}" for r in cited)]
+        context = [str(self.section), self.context, *(f"{r.short}. {r.title}" for r in cited)]
+        context = [c for c in context if c]
         return " | ".join([*context, self.text])
 
 
@@ -183,6 +185,7 @@ def passages_from_outline(doc: Document, outline: Outline) -> list[Passage]:
                     else "+".join(dict.fromkeys(b.kind for b in group)),
                     reference_keys=keys,
                     footnotes=notes,
+                    context=outline.titles.get(group[0].path.parts[0], ""),
                 )
             )
     return link_neighbours(raw)

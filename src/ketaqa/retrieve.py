@@ -6,6 +6,7 @@ selected by name. Ties are broken by passage order, so rankings are deterministi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -115,6 +116,30 @@ FUSIONS: dict[str, Callable[..., dict[int, float]]] = {
 }
 
 
+_LOOKUP_RE = re.compile(
+    r"\b(papers?|articles?|publications?|published|journal|authors?|wrote|written|cited?|cites|"
+    r"citation|references?|doi|pmid|bibliography|listed|titled?|who)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_citation(question: str) -> bool:
+    """Whether the question looks up a publication (then bibliography entries are answers)."""
+    return bool(_LOOKUP_RE.search(question))
+
+
+def apply_entry_prior(
+    index: Index, fused: dict[int, float], question: str, prior: float
+) -> dict[int, float]:
+    """Down-weight bare bibliography entries unless the question looks up a publication.
+
+    An entry shares its title's words with many clinical questions but answers none of them;
+    the passages that report the study do."""
+    if prior == 1.0 or asks_for_citation(question):
+        return fused
+    return {i: s * prior if index.passages[i].kind == "entry" else s for i, s in fused.items()}
+
+
 class HybridRetriever:
     """BM25 and dense candidates, fused by the configured strategy."""
 
@@ -150,5 +175,6 @@ class HybridRetriever:
             fused = den_scores
         else:
             fused = FUSIONS[fusion or self.settings.fusion](lex, den, self.settings)
+            fused = apply_entry_prior(self.index, fused, query, self.settings.entry_prior)
         order = sorted(fused, key=lambda i: (-round(fused[i], 9), i))[:k]
         return [Hit(i, fused[i], lex_scores.get(i), den_scores.get(i)) for i in order]

@@ -23,6 +23,7 @@ class RetrievalSettings:
     dense_weight: float = 0.5  # weight of the dense score in the weighted fusion
     bm25_variant: str = "okapi"  # "okapi" | "plus" | "l"
     candidates: int = 50  # per retriever, before fusion
+    entry_prior: float = 0.8  # bibliography entries' weight unless a publication is looked up
     abstain_threshold: float = 0.35  # below this answer confidence, `answerable` is false
 
     def to_dict(self) -> dict:

@@ -82,6 +82,7 @@ class Outline:
     doc_id: str
     blocks: tuple[Block, ...]
     problems: tuple[str, ...] = field(default=())  # references that could not be linked
+    titles: dict[str, str] = field(default_factory=dict)  # region -> title (contents table)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -287,7 +288,17 @@ class StatementParser:
                 continue
             nxt = self._next_nonblank(i)
             i = self.handle(i, line, stripped, nxt)
-        return Outline(self.doc.doc_id, self._attach_footnotes(), tuple(self.problems))
+        return Outline(
+            self.doc.doc_id, self._attach_footnotes(), tuple(self.problems), self._titles()
+        )
+
+    def _titles(self) -> dict[str, str]:
+        titles = {}
+        for line in self.lines:
+            m = CONTENTS_ROW_RE.match(line.text)
+            if m and m.group(2).strip():
+                titles[m.group(1)] = m.group(2).strip()
+        return titles
 
     def _next_nonblank(self, i: int) -> _Line | None:
         for line in self.lines[i + 1 :]:
