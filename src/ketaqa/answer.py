@@ -97,7 +97,7 @@ class Answerer:
             unit_terms = set(self.index.tokenizer.tokenize(text[start:end]))
             lexical = sum(self.idf(t) for t in terms if t in unit_terms) / total
             score = float(sim) + LEXICAL_WEIGHT_IN_HIGHLIGHT * lexical
-            if len(spans) > 1 and text[start:end].rstrip("”\"’ ").endswith("?"):
+            if len(spans) > 1 and text[start:end].rstrip('”"’ ').endswith("?"):
                 score -= QUESTION_UNIT_PENALTY  # a quoted question is not its own answer
             if score > best_score:
                 best, best_score = (start, end), score

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .answer import Answer, Answerer, RankedPassage
-from .embedding import Encoder
+from .embedding import Encoder, TextEncoder
 from .errors import InputError
-from .index import Index, open_index
+from .index import Index, index_status, open_index
 from .retrieve import HybridRetriever, Method
 from .settings import MAX_QUESTION_CHARS, MAX_TOP_K, Settings
 
@@ -68,7 +68,7 @@ class Filters:
 @dataclass
 class Assistant:
     settings: Settings
-    encoder: Encoder
+    encoder: TextEncoder
     index: Index
     retriever: HybridRetriever = field(init=False)
     answerer: Answerer = field(init=False)
@@ -81,7 +81,7 @@ class Assistant:
     def open(
         cls,
         settings: Settings | None = None,
-        encoder: Encoder | None = None,
+        encoder: TextEncoder | None = None,
         rebuild: bool = False,
         progress: Callable[[str], None] = lambda msg: None,
     ) -> Assistant:
@@ -89,6 +89,24 @@ class Assistant:
         encoder = encoder or Encoder()
         index = open_index(settings, encoder, rebuild=rebuild, progress=progress)
         return cls(settings, encoder, index)
+
+    @classmethod
+    def open_for_queries(
+        cls,
+        settings: Settings | None = None,
+        progress: Callable[[str], None] = lambda msg: None,
+    ) -> Assistant:
+        """An assistant that answers through the light ONNX encoder when the index is current.
+
+        Building a missing or stale index still uses sentence-transformers; serving questions
+        does not need to import torch at all (a cold `ketaqa ask` in about a second)."""
+        from .fast_encoder import query_encoder
+
+        settings = settings or Settings.from_env()
+        encoder = None
+        if index_status(settings) == "ok":
+            encoder = query_encoder(settings.index_dir, export_missing=True, progress=progress)
+        return cls.open(settings, encoder, progress=progress)
 
     def ask(
         self,

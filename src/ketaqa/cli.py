@@ -51,7 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .abstracts import add_abstracts_commands
 
     add_abstracts_commands(sub)
+    from .bench import add_bench_command
     from .loadtest import add_loadtest_command
+
+    add_bench_command(sub)
 
     add_loadtest_command(sub)
     return parser
@@ -71,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
             from .evaluation import cmd_eval
 
             return cmd_eval(args, _progress)
+        if args.command == "bench":
+            from .bench import cmd_bench
+
+            return cmd_bench(args, _progress)
         if args.command == "loadtest":
             from .loadtest import cmd_loadtest
 
@@ -93,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def cmd_index(args: argparse.Namespace) -> int:
     from .embedding import Encoder
+    from .fast_encoder import ensure_fast_encoder
     from .index import index_status, open_index
     from .settings import Settings
 
@@ -100,10 +108,11 @@ def cmd_index(args: argparse.Namespace) -> int:
     status = "rebuild requested" if args.rebuild else index_status(settings)
     if status == "ok":
         _progress(f"index is up to date in {settings.index_dir}")
-        return 0
-    _progress(f"index {status}; building")
-    index = open_index(settings, Encoder(), rebuild=True, progress=_progress)
-    _progress(f"{len(index.passages)} passages indexed")
+    else:
+        _progress(f"index {status}; building")
+        index = open_index(settings, Encoder(), rebuild=True, progress=_progress)
+        _progress(f"{len(index.passages)} passages indexed")
+    ensure_fast_encoder(settings.index_dir, _progress)
     return 0
 
 
@@ -142,7 +151,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             where = f"line {number} of {args.file}: " if args.file else ""
             raise InputError(f"{where}{exc}") from exc
 
-    assistant = Assistant.open(progress=_progress)
+    assistant = Assistant.open_for_queries(progress=_progress)
     for q in questions:
         answer = assistant.ask(q, top_k=args.top_k)
         if args.json:

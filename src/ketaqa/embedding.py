@@ -56,6 +56,8 @@ def general_vocabulary(path: Path | None = None) -> frozenset[str]:
 class Encoder:
     """`encode(texts)` -> L2-normalised float32 vectors, one row per text."""
 
+    kind = "sentence-transformers"
+
     def __init__(self, path: Path | None = None, batch_size: int = 32):
         self.path = path or model_dir()
         self.batch_size = batch_size

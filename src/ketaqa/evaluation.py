@@ -506,7 +506,7 @@ def run_evaluation(
 
 def cmd_eval(args: argparse.Namespace, progress: Callable[[str], None]) -> int:
     settings = Settings.from_env()
-    assistant = Assistant.open(settings, progress=progress)
+    assistant = Assistant.open_for_queries(settings, progress=progress)
     questions = args.questions or QUESTIONS_FILE
     if args.tune:
         dev = [i for i in load_questions(questions) if i.split == "dev"]

@@ -140,7 +140,7 @@ def cmd_loadtest(args: argparse.Namespace, progress: Callable[[str], None]) -> i
     if url is None:
         from . import ui
 
-        assistant = Assistant.open(progress=progress)
+        assistant = Assistant.open_for_queries(progress=progress)
         app = ui.build_app(assistant, assistant.settings)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))

@@ -14,7 +14,7 @@ from enum import StrEnum
 import numpy as np
 from rank_bm25 import BM25L, BM25Okapi, BM25Plus
 
-from .embedding import Encoder
+from .embedding import TextEncoder
 from .index import Index
 from .settings import RetrievalSettings
 
@@ -63,7 +63,7 @@ class LexicalRetriever:
 
 
 class DenseRetriever:
-    def __init__(self, index: Index, encoder: Encoder):
+    def __init__(self, index: Index, encoder: TextEncoder):
         self.index = index
         self.encoder = encoder
 
@@ -143,7 +143,7 @@ def apply_entry_prior(
 class HybridRetriever:
     """BM25 and dense candidates, fused by the configured strategy."""
 
-    def __init__(self, index: Index, encoder: Encoder, settings: RetrievalSettings):
+    def __init__(self, index: Index, encoder: TextEncoder, settings: RetrievalSettings):
         self.index = index
         self.settings = settings
         self.lexical = LexicalRetriever(index, settings.bm25_variant)

@@ -868,7 +868,7 @@ def main(argv: list[str] | None = None) -> None:
     _progress("loading the index (it is built first if missing or stale)")
     try:
         auth = auth_from_env()
-        assistant = Assistant.open(progress=_progress)
+        assistant = Assistant.open_for_queries(progress=_progress)
     except KetaqaError as exc:
         print(f"ketaqa: error: {exc}", file=sys.stderr)
         raise SystemExit(1) from exc
