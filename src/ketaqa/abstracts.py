@@ -15,13 +15,13 @@ import argparse
 import logging
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .corpus import REFERENCES_FILE, Document, Reference, load_references
 from .errors import InputError, KetaqaError
+from .files import write_atomic
 from .passages import MAX_WORDS, Passage, link_neighbours, split_sentences, word_count
 from .pubmed import (
     EUTILS_URL,
@@ -70,21 +70,6 @@ def cache_path(corpus_dir: Path, key: str) -> Path:
     if not _KEY_RE.match(key):
         raise InputError(f"reference key {key!r} cannot be used as a file name")
     return corpus_dir / ABSTRACTS_DIR / f"{key}.xml"
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder and `os.replace`: never a half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_cached(path: Path) -> PubmedRecord:

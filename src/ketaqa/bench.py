@@ -44,6 +44,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from .files import write_atomic
 from .settings import REPO_ROOT, Settings
 
 Progress = Callable[[str], None]
@@ -114,8 +115,8 @@ def cmd_bench(args: argparse.Namespace, progress: Progress) -> int:
         settings, plan, questions, progress, skip_scale=getattr(args, "skip_scale", False)
     )
     out.mkdir(parents=True, exist_ok=True)
-    (out / "bench.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    (out / "bench.md").write_text(render_markdown(report), encoding="utf-8")
+    write_atomic(out / "bench.json", json.dumps(report, indent=2) + "\n")
+    write_atomic(out / "bench.md", render_markdown(report))
     progress(f"bench report written to {out}/bench.md and bench.json")
     return 0
 

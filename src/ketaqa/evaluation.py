@@ -12,7 +12,6 @@ import argparse
 import datetime as dt
 import json
 import math
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from .assistant import Assistant
 from .errors import InputError
+from .files import write_atomic
 from .retrieve import Method, Scored
 from .settings import REPO_ROOT, TUNED_SETTINGS_FILE, Settings
 
@@ -299,8 +299,8 @@ def write_report(report: dict, runset: RunSet, qrels: dict, out_dir: Path) -> No
     from ranx import Qrels, Run
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_text(out_dir / "report.json", json.dumps(report, indent=2, ensure_ascii=False))
-    _atomic_text(out_dir / "report.md", report_markdown(report))
+    write_atomic(out_dir / "report.json", json.dumps(report, indent=2, ensure_ascii=False))
+    write_atomic(out_dir / "report.md", report_markdown(report))
     if qrels:
         Qrels.from_dict(qrels).save(str(out_dir / "qrels.trec"), kind="trec")
     runs_dir = out_dir / "runs"
@@ -390,12 +390,6 @@ def plot_report(report: dict, out_dir: Path) -> None:
     fig.tight_layout()
     fig.savefig(out_dir / "by_tag.png", dpi=100)
     plt.close(fig)
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -511,7 +505,7 @@ def cmd_eval(args: argparse.Namespace, progress: Callable[[str], None]) -> int:
     if args.tune:
         dev = [i for i in load_questions(questions) if i.split == "dev"]
         tuned = tune(assistant, dev, progress)
-        _atomic_text(TUNED_SETTINGS_FILE, json.dumps(tuned, indent=2) + "\n")
+        write_atomic(TUNED_SETTINGS_FILE, json.dumps(tuned, indent=2) + "\n")
         progress(f"tuned settings written to {TUNED_SETTINGS_FILE}")
         settings = Settings.from_env()
         assistant = Assistant(settings, assistant.encoder, assistant.index)

@@ -33,6 +33,7 @@ import numpy as np
 from .corpus import Corpus, Reference, corpus_fingerprint, load_corpus
 from .embedding import MODEL_ID, Encoder, model_fingerprint
 from .errors import IndexStateError, KetaqaError
+from .files import fsync_dir, write_atomic
 from .passages import CHUNKER_VERSION, Footnote, Passage, build_passages, passage_units
 from .settings import Settings
 from .structure import PageSpan, SectionPath, document_citation
@@ -162,8 +163,8 @@ def build_index(
             "build_seconds": round(time.perf_counter() - started, 3),
         }
         _write_json(build_dir / "manifest.json", manifest)
-        _fsync_dir(build_dir)
-        _atomic_write(index_dir / "CURRENT", name)
+        fsync_dir(build_dir)
+        write_atomic(index_dir / "CURRENT", name)
         _remove_other_builds(index_dir, keep=name)
         progress(f"index built in {manifest['build_seconds']:.1f} s -> {build_dir}")
         return load_index(settings, fingerprint)
@@ -327,24 +328,6 @@ def _write_json(path: Path, data: object) -> None:
         json.dump(data, fh, ensure_ascii=False, sort_keys=False)
         fh.flush()
         os.fsync(fh.fileno())
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _remove_other_builds(index_dir: Path, keep: str) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from .errors import InputError
+from .files import write_atomic
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 MAX_REQUESTS_PER_CLIENT = 100_000
@@ -155,6 +156,6 @@ def cmd_loadtest(args: argparse.Namespace, progress: Callable[[str], None]) -> i
             app.close()
     out = args.out or REPO_ROOT / "eval" / "reports" / f"loadtest-{dt.date.today().isoformat()}"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "loadtest.json").write_text(json.dumps(asdict(result), indent=2), encoding="utf-8")
+    write_atomic(out / "loadtest.json", json.dumps(asdict(result), indent=2))
     print(json.dumps(asdict(result), indent=2))
     return 0 if result.errors == 0 else 1

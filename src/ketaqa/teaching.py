@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .errors import InputError, KetaqaError
+from .files import write_atomic
 from .settings import MAX_QUESTION_CHARS, MAX_TOP_K, REPO_ROOT, Settings
 
 DB_NAME = "teaching.sqlite3"
@@ -905,5 +906,5 @@ def write_export(
         raise TeachingError("refusing to write an export outside its folder")
     out_dir.mkdir(parents=True, exist_ok=True)
     # utf-8-sig for CSV so spreadsheet programs read the dashes and quotes correctly
-    path.write_text(text, encoding="utf-8-sig" if kind == "csv" else "utf-8", newline="")
+    write_atomic(path, text.encode("utf-8-sig" if kind == "csv" else "utf-8"))
     return path
