@@ -128,3 +128,23 @@ def test_same_corpus_gives_same_index_and_ranking(built, encoder, tmp_path):
         for s in (built, other)
     ]
     assert ids[0] == ids[1]
+
+
+def test_large_indexes_switch_to_approximate_search():
+    import faiss
+    import numpy as np
+
+    from ketaqa.index import dense_index
+
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(2000, 32)).astype("float32")
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    exact = dense_index(vectors, approximate_from=10_000)
+    approx = dense_index(vectors, approximate_from=1000)
+    assert isinstance(exact, faiss.IndexFlatIP) and isinstance(approx, faiss.IndexHNSWFlat)
+    queries = vectors[:50]
+    _, want = exact.search(queries, 10)
+    _, got = approx.search(queries, 10)
+    recall = np.mean([len(set(w) & set(g)) / 10 for w, g in zip(want, got, strict=True)])
+    assert recall >= 0.9
+    assert np.allclose(approx.reconstruct(3), vectors[3])

@@ -371,3 +371,12 @@ def test_foreign_sqlite_file_is_not_reused(tmp_path):
     with pytest.raises(TeachingError, match="not a teaching-set table"):
         TeachingStore(path).list_sets()
     assert len(_backups(path)) == 1
+
+
+def test_multi_line_highlights_are_bolded_line_by_line():
+    from ketaqa.teaching import bold_lines
+
+    text = "“In summary, ketamine should not be used in patients with\n\n- poorly controlled x"
+    assert bold_lines(text) == (
+        "**“In summary, ketamine should not be used in patients with**\n\n- **poorly controlled x**"
+    )

@@ -14,7 +14,7 @@ import pytest
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from ketaqa import ui
+from ketaqa import teaching, ui
 from ketaqa.assistant import NOTICE
 from ketaqa.errors import KetaqaError
 from ketaqa.settings import REPO_ROOT
@@ -200,7 +200,9 @@ def test_ask_save_and_export(client, server):
     md = client.predict("Week 1 <b>", "markdown", api_name="/sets_export")
     assert md["file_name"] == "Week-1-b.md"
     assert "## 1. What are the contraindications to ketamine infusions?" in md["content"]
-    assert f"**{first['highlight']}**" in md["content"]
+    for line in teaching.bold_lines(first["highlight"]).splitlines():
+        assert line in md["content"]  # the highlight, bolded line by line inside the quote
+    assert "**" in md["content"]
     assert "&lt;i&gt;psychoses" in md["content"]
     assert "## References" in md["content"] and "1. Cohen SP" in md["content"]
 

@@ -22,7 +22,7 @@ from .tokenizer import STOPWORDS, raw_words
 LEXICAL_WEIGHT_IN_HIGHLIGHT = 0.5
 EVIDENCE_PASSAGES = 3  # how many top passages the confidence looks at
 FOREIGN_WORD_PENALTY = 0.05
-QUESTION_UNIT_PENALTY = 0.15
+QUESTION_UNIT_PENALTY = 1.0  # effectively: never, when the passage has another unit
 
 
 @dataclass(frozen=True)

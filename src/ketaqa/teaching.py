@@ -750,6 +750,17 @@ def _quote_block(text: str) -> str:
     return "\n".join(f"> {line}" if line.strip() else ">" for line in text.splitlines())
 
 
+def bold_lines(text: str) -> str:
+    """Bold a highlight line by line (Markdown bold cannot cross lines); bullet markers and
+    surrounding white space stay outside the asterisks."""
+    out = []
+    for line in text.split("\n"):
+        m = re.match(r"^(\s*(?:- )?)(.*?)(\s*)$", line)
+        lead, body, trail = m.groups() if m else ("", line, "")
+        out.append(f"{lead}**{body}**{trail}" if body else line)
+    return "\n".join(out)
+
+
 def to_markdown(ts: TeachingSet, notice: str = "") -> str:
     """A handout: each question, its passages quoted verbatim (highlight in bold), numbered
     citations [n] and the list of references at the end."""
@@ -763,9 +774,9 @@ def to_markdown(ts: TeachingSet, notice: str = "") -> str:
             n = numbers.setdefault(p.citation, len(numbers) + 1)
             text = p.text
             start = text.find(p.highlight) if p.highlight else -1
-            if start >= 0 and "\n" not in p.highlight:
+            if start >= 0:
                 end = start + len(p.highlight)
-                text = f"{text[:start]}**{text[start:end]}**{text[end:]}"
+                text = text[:start] + bold_lines(text[start:end]) + text[end:]
             lines.append(_quote_block(text))
             where = ", ".join(x for x in (p.section, p.pages) if x)
             marker = " — correct answer" if p.id == item.correct_passage_id else ""

@@ -36,7 +36,7 @@ from .settings import MAX_QUESTION_CHARS, MAX_TOP_K, Settings
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
-CONCURRENCY = 4
+CONCURRENCY = int(os.environ.get("KETAQA_CONCURRENCY", "4"))  # see README: measured
 
 EXAMPLES = (
     "What does the statement say about ketamine for phantom limb pain?",
