@@ -106,3 +106,10 @@ def test_footnote_markers_do_not_glue_to_years(tok):
 def test_stopwords_dropped_but_kept_on_request(tok):
     assert "the" not in tok.tokenize("the dose")
     assert "the" in tok.tokenize("the dose", drop_stopwords=False)
+
+
+def test_upper_case_who_is_the_organisation_not_a_stopword(tok):
+    assert set(tok.tokenize("What did the WHO say?")) >= set(
+        tok.tokenize("World Health Organization")
+    )
+    assert not set(tok.tokenize("who said it")) & set(tok.tokenize("World Health Organization"))

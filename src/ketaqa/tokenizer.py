@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import Stemmer
 
-TOKENIZER_VERSION = "clinical-v1"
+TOKENIZER_VERSION = "clinical-v2"
 
 STOPWORDS = frozenset(
     """a an and are as at be been being but by can could did do does doing for from had has
@@ -56,6 +56,15 @@ CLINICAL_ABBREVIATIONS = {
     "sr": "systematic review",
     "ptsd": "post traumatic stress disorder",
 }
+
+# Upper-case abbreviations that would otherwise fold into a stopword ("WHO" -> "who").
+CASE_SENSITIVE_ABBREVIATIONS = {"WHO": "World Health Organization"}
+_CASE_SENSITIVE_RE = re.compile(r"\b(" + "|".join(CASE_SENSITIVE_ABBREVIATIONS) + r")\b")
+
+
+def _expand_case_sensitive(m: re.Match[str]) -> str:
+    return CASE_SENSITIVE_ABBREVIATIONS[m.group(1)]
+
 
 UNITS = r"(?:mg|mcg|µg|ug|g|kg|ml|h|hr|hrs|hour|hours|d|day|min|mins|minutes|s)"
 _DOSE_RE = re.compile(rf"^(\d+(?:\.\d+)?)({UNITS}(?:/{UNITS})*)$")
@@ -140,7 +149,7 @@ class ClinicalTokenizer:
         return f"{TOKENIZER_VERSION}:{abbrs}"
 
     def tokenize(self, text: str, *, drop_stopwords: bool = True) -> list[str]:
-        words = self._words(clean(text))
+        words = self._words(clean(_CASE_SENSITIVE_RE.sub(_expand_case_sensitive, text)))
         words = self._with_abbreviations(words)
         out = []
         for w in words:
