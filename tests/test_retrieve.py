@@ -42,3 +42,9 @@ def test_entry_prior_applies_only_to_bibliography_entries(assistant):
     assert clinical == {entry: 0.5, other: 1.0}
     lookup = apply_entry_prior(assistant.index, fused, "Which journal published it?", 0.5)
     assert lookup == fused
+
+
+def test_title_is_not_an_answer_to_a_clinical_question(assistant):
+    answer = assistant.ask("What does the statement say about ketamine for phantom limb pain?")
+    assert all(rp.passage.kind != "title" for rp in answer.passages[:3])
+    assert "phantom limb pain" in answer.passages[0].highlight_text

@@ -123,6 +123,10 @@ _LOOKUP_RE = re.compile(
 )
 
 
+# Passages that name things rather than say things: bibliography entries, the title, contents.
+PRIOR_KINDS = ("entry", "title", "contents")
+
+
 def asks_for_citation(question: str) -> bool:
     """Whether the question looks up a publication (then bibliography entries are answers)."""
     return bool(_LOOKUP_RE.search(question))
@@ -131,13 +135,16 @@ def asks_for_citation(question: str) -> bool:
 def apply_entry_prior(
     index: Index, fused: dict[int, float], question: str, prior: float
 ) -> dict[int, float]:
-    """Down-weight bare bibliography entries unless the question looks up a publication.
+    """Down-weight bare bibliography entries (and the title and contents) unless the question
+    looks up a publication.
 
     An entry shares its title's words with many clinical questions but answers none of them;
     the passages that report the study do."""
     if prior == 1.0 or asks_for_citation(question):
         return fused
-    return {i: s * prior if index.passages[i].kind == "entry" else s for i, s in fused.items()}
+    return {
+        i: s * prior if index.passages[i].kind in PRIOR_KINDS else s for i, s in fused.items()
+    }
 
 
 class HybridRetriever:
