@@ -59,6 +59,10 @@ class Answerer:
         self._idf = {t: math.log(1 + n / d) for t, d in df.items()}
         self._oov_idf = math.log(1 + n)  # a term the corpus never uses weighs the most
         self._token_sets = [set(t) for t in index.tokens]
+        self._unit_terms = [
+            [set(index.tokenizer.tokenize(p.text[s:e])) for s, e in spans]
+            for p, spans in zip(index.passages, index.unit_spans, strict=True)
+        ]
         self._corpus_words = {w for p in index.passages for w in raw_words(p.text)}
         self._general_words = general_vocabulary()
 
@@ -93,8 +97,9 @@ class Answerer:
         similarity = vectors @ query_vector
         total = sum(self.idf(t) for t in terms) or 1.0
         best, best_score = spans[0], -math.inf
-        for (start, end), sim in zip(spans, similarity, strict=True):
-            unit_terms = set(self.index.tokenizer.tokenize(text[start:end]))
+        for (start, end), sim, unit_terms in zip(
+            spans, similarity, self._unit_terms[i], strict=True
+        ):
             lexical = sum(self.idf(t) for t in terms if t in unit_terms) / total
             score = float(sim) + LEXICAL_WEIGHT_IN_HIGHLIGHT * lexical
             if len(spans) > 1 and text[start:end].rstrip('”"’ ').endswith("?"):

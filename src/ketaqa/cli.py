@@ -1,4 +1,4 @@
-"""`ketaqa index | ask | eval | abstracts` — the command-line front end.
+"""`ketaqa index | ask | eval | abstracts | bench | loadtest` — the command-line front end.
 
 Errors the user can act on become one line on stderr and a non-zero exit, never a traceback.
 """
@@ -49,13 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--questions", type=Path, help="question set (default eval/questions.jsonl)"
     )
     from .abstracts import add_abstracts_commands
-
-    add_abstracts_commands(sub)
     from .bench import add_bench_command
     from .loadtest import add_loadtest_command
 
+    add_abstracts_commands(sub)
     add_bench_command(sub)
-
     add_loadtest_command(sub)
     return parser
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from .assistant import Assistant
 from .errors import InputError
 from .files import write_atomic
-from .retrieve import Method, Scored
+from .retrieve import Method, Scored, fuse, top_k
 from .settings import REPO_ROOT, TUNED_SETTINGS_FILE, Settings
 
 QUESTIONS_FILE = REPO_ROOT / "eval" / "questions.jsonl"
@@ -132,18 +132,11 @@ def retrieval_configs(assistant: Assistant) -> dict[str, dict]:
 def _fused(
     assistant: Assistant, lex: list[Scored], den: list[Scored], config: dict
 ) -> dict[str, float]:
-    from .retrieve import FUSIONS
-
-    method = config["method"]
-    if method is Method.BM25:
-        scores = {s.passage: s.score for s in lex}
-    elif method is Method.DENSE:
-        scores = {s.passage: s.score for s in den}
-    else:
-        knobs = {k: v for k, v in config.items() if k in ("rrf_k", "dense_weight")}
-        scores = FUSIONS[config["fusion"]](lex, den, replace(assistant.settings.retrieval, **knobs))
-    order = sorted(scores, key=lambda i: (-round(scores[i], 9), i))[:DEPTH]
-    return {assistant.index.passages[i].id: float(scores[i]) for i in order}
+    """One ablation's top passages, ranked by the same code as `HybridRetriever.search`
+    (without the entry prior, which belongs to the full pipeline)."""
+    knobs = {k: v for k, v in config.items() if k in ("fusion", "rrf_k", "dense_weight")}
+    scores = fuse(lex, den, config["method"], replace(assistant.settings.retrieval, **knobs))
+    return {assistant.index.passages[i].id: float(scores[i]) for i in top_k(scores, DEPTH)}
 
 
 def collect_runs(

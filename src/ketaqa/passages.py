@@ -12,7 +12,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from .corpus import Corpus, Document, Reference
-from .structure import Block, Outline, PageSpan, SectionPath, parse_document
+from .structure import (
+    ENDS_MID_SENTENCE_RE,
+    Block,
+    Outline,
+    PageSpan,
+    SectionPath,
+    parse_document,
+)
 
 CHUNKER_VERSION = "statement-v3"
 MAX_WORDS = 120
@@ -109,7 +116,6 @@ def line_spans(text: str, base: int = 0) -> list[tuple[int, int]]:
     return out
 
 
-_READS_ON = re.compile(r"(?:[:,]|\b(?:in|with|and|or|of|to|the|a|for|by))$")
 WHOLE_UNIT_KINDS = ("item", "entry", "title", "epigraph", "contents")
 
 
@@ -132,7 +138,11 @@ def units(text: str, base: int = 0) -> list[tuple[int, int]]:
 
 
 def _reads_on(unit: str) -> bool:
-    return bool(_READS_ON.search(unit)) or word_count(unit) < 4
+    return (
+        unit.endswith((":", ","))
+        or bool(ENDS_MID_SENTENCE_RE.search(unit))
+        or (word_count(unit) < 4)
+    )
 
 
 def passage_units(passage: Passage) -> list[tuple[int, int]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import numpy as np
@@ -116,6 +116,22 @@ FUSIONS: dict[str, Callable[..., dict[int, float]]] = {
 }
 
 
+def fuse(
+    lex: list[Scored], den: list[Scored], method: Method, settings: RetrievalSettings
+) -> dict[int, float]:
+    """Scores by passage for one retrieval method: a single retriever's, or the fusion's."""
+    if method is Method.BM25:
+        return {s.passage: s.score for s in lex}
+    if method is Method.DENSE:
+        return {s.passage: s.score for s in den}
+    return FUSIONS[settings.fusion](lex, den, settings)
+
+
+def top_k(scores: dict[int, float], k: int) -> list[int]:
+    """The k best passages, ties broken by passage order so rankings are deterministic."""
+    return sorted(scores, key=lambda i: (-round(scores[i], 9), i))[:k]
+
+
 _LOOKUP_RE = re.compile(
     r"\b(papers?|articles?|publications?|published|journal|authors?|wrote|written|cited?|cites|"
     r"citation|references?|doi|pmid|bibliography|listed|titled?|who)\b",
@@ -142,9 +158,7 @@ def apply_entry_prior(
     the passages that report the study do."""
     if prior == 1.0 or asks_for_citation(question):
         return fused
-    return {
-        i: s * prior if index.passages[i].kind in PRIOR_KINDS else s for i, s in fused.items()
-    }
+    return {i: s * prior if index.passages[i].kind in PRIOR_KINDS else s for i, s in fused.items()}
 
 
 class HybridRetriever:
@@ -174,14 +188,10 @@ class HybridRetriever:
                 query_vector if query_vector is not None else self.dense.encoder.encode([query])[0]
             )
             den = self.dense.search_vector(vector, n)
+        settings = replace(self.settings, fusion=fusion) if fusion else self.settings
+        fused = fuse(lex, den, method, settings)
+        if method is Method.HYBRID:
+            fused = apply_entry_prior(self.index, fused, query, settings.entry_prior)
         lex_scores = {s.passage: s.score for s in lex}
         den_scores = {s.passage: s.score for s in den}
-        if method is Method.BM25:
-            fused = lex_scores
-        elif method is Method.DENSE:
-            fused = den_scores
-        else:
-            fused = FUSIONS[fusion or self.settings.fusion](lex, den, self.settings)
-            fused = apply_entry_prior(self.index, fused, query, self.settings.entry_prior)
-        order = sorted(fused, key=lambda i: (-round(fused[i], 9), i))[:k]
-        return [Hit(i, fused[i], lex_scores.get(i), den_scores.get(i)) for i in order]
+        return [Hit(i, fused[i], lex_scores.get(i), den_scores.get(i)) for i in top_k(fused, k)]

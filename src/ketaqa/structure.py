@@ -106,9 +106,13 @@ BRACKET_CITE_RE = re.compile(r"\[([A-Z][^\]]*?\d{4})\]")
 YEAR_RE = re.compile(r"\b(19|20)\d\d\b")
 
 
+# A line ending on one of these words was cut mid-sentence ("... should be avoided in").
+ENDS_MID_SENTENCE_RE = re.compile(r"\b(?:in|with|and|or|of|to|the|a|for|by)$")
+
+
 def _continues(body: str, nxt: _Line | None) -> bool:
     """A line cut mid-sentence ("... should be avoided in") whose next line reads on from it."""
-    if nxt is None or not re.search(r"\b(in|with|and|or|of|to|the|a|for|by)$", body):
+    if nxt is None or not ENDS_MID_SENTENCE_RE.search(body):
         return False
     following = BULLET_RE.sub("", nxt.text).strip()
     return bool(following) and following[0].islower()
