@@ -1,11 +1,7 @@
-"""Launch the ketaqa browser app: `python app.py` (see `ketaqa.ui.main` for --host/--port)."""
+"""Launch the ketaqa browser app: `python app.py [--host H] [--port P]` = `ketaqa serve`."""
 
-import os
+import sys
 
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+from ketaqa.apps.cli import main
 
-from ketaqa.ui import main
-
-main()
+sys.exit(main(["serve", *sys.argv[1:]]))

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import replace
 
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from ketaqa.config import REPO_ROOT, Settings, offline_env
 
-from ketaqa.settings import REPO_ROOT, Settings
+offline_env()
 
 CORPUS = REPO_ROOT / "corpus"
 STATEMENT = CORPUS / "position-statement.txt"
@@ -26,7 +22,7 @@ def statement_text() -> str:
 
 @pytest.fixture(scope="session")
 def encoder():
-    from ketaqa.embedding import Encoder
+    from ketaqa.pipeline.embedding import Encoder
 
     enc = Encoder()
     enc.encode(["warm up"])
@@ -48,7 +44,7 @@ def settings(tmp_path_factory) -> Settings:
 
 @pytest.fixture(scope="session")
 def assistant(settings, encoder):
-    from ketaqa.assistant import Assistant
+    from ketaqa.pipeline.assistant import Assistant
 
     return Assistant.open(settings, encoder)
 

@@ -1,0 +1,1 @@
+"""Cited abstracts: the local cache, the PubMed client, fetch, import and status."""

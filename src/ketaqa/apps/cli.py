@@ -1,0 +1,233 @@
+"""`ketaqa index | ask | serve | eval | abstracts | bench | loadtest`: every command in one place.
+
+Errors the user can act on become one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ketaqa.config import offline_env
+from ketaqa.errors import InputError, KetaqaError
+
+EXIT_USAGE = 2
+EXIT_ERROR = 1
+
+
+def _progress(message: str) -> None:
+    print(f"ketaqa: {message}", file=sys.stderr, flush=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ketaqa",
+        description="Verbatim, cited answers from the ketamine position statement.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_index = sub.add_parser("index", help="build the index if it is missing or stale")
+    p_index.add_argument("--rebuild", action="store_true", help="rebuild even if up to date")
+
+    p_ask = sub.add_parser("ask", help="answer a question with passages from the corpus")
+    p_ask.add_argument("question", nargs="?", help="the question, in quotes")
+    p_ask.add_argument("--file", type=Path, help="a file of questions, one per line")
+    p_ask.add_argument("--top-k", type=int, default=5, help="passages per question (1-50)")
+    p_ask.add_argument("--json", action="store_true", help="JSON output (JSON Lines with --file)")
+
+    p_serve = sub.add_parser("serve", help="serve the browser app on this machine")
+    p_serve.add_argument("--host", help="address to listen on (default 127.0.0.1; KETAQA_HOST)")
+    p_serve.add_argument("--port", type=_port, help="port (default 7860; KETAQA_PORT)")
+
+    p_eval = sub.add_parser("eval", help="score every retriever on the curated question set")
+    p_eval.add_argument("--split", choices=("dev", "test", "all"), default="test")
+    p_eval.add_argument("--out", type=Path, help="report folder (default eval/reports/<date>/)")
+    p_eval.add_argument(
+        "--tune",
+        action="store_true",
+        help="tune fusion and abstention on the dev split and save them",
+    )
+    p_eval.add_argument(
+        "--questions", type=Path, help="question set (default eval/questions.jsonl)"
+    )
+    from ketaqa.abstracts.cache import add_abstracts_commands
+    from ketaqa.tools.bench import add_bench_command
+    from ketaqa.tools.loadtest import add_loadtest_command
+
+    add_abstracts_commands(sub)
+    add_bench_command(sub)
+    add_loadtest_command(sub)
+    return parser
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from exc
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 1-65535, not {port}")
+    return port
+
+
+def main(argv: list[str] | None = None) -> int:
+    offline_env()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "index":
+            return cmd_index(args)
+        if args.command == "ask":
+            return cmd_ask(args)
+        if args.command == "serve":
+            return cmd_serve(args)
+        if args.command == "eval":
+            from ketaqa.evaluation.runs import cmd_eval
+
+            return cmd_eval(args, _progress)
+        if args.command == "bench":
+            from ketaqa.tools.bench import cmd_bench
+
+            return cmd_bench(args, _progress)
+        if args.command == "loadtest":
+            from ketaqa.tools.loadtest import cmd_loadtest
+
+            return cmd_loadtest(args, _progress)
+        if args.command == "abstracts":
+            from ketaqa.abstracts.cache import cmd_abstracts
+
+            return cmd_abstracts(args, _progress)
+    except InputError as exc:
+        print(f"ketaqa: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KetaqaError as exc:
+        print(f"ketaqa: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("ketaqa: interrupted", file=sys.stderr)
+        return 130
+    return EXIT_USAGE
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from ketaqa.config import Settings
+    from ketaqa.pipeline.embedding import Encoder
+    from ketaqa.pipeline.fast_encoder import ensure_fast_encoder
+    from ketaqa.pipeline.index import index_status, open_index
+
+    settings = Settings.from_env()
+    status = "rebuild requested" if args.rebuild else index_status(settings)
+    if status == "ok":
+        _progress(f"index is up to date in {settings.index_dir}")
+    else:
+        _progress(f"index {status}; building")
+        index = open_index(settings, Encoder(), rebuild=True, progress=_progress)
+        _progress(f"{len(index.passages)} passages indexed")
+    ensure_fast_encoder(settings.index_dir, _progress)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Load (or build) the index once, then serve the app locally until interrupted."""
+    from dataclasses import replace
+
+    from ketaqa.apps.ui.app import build_app, launch
+    from ketaqa.config import Settings
+    from ketaqa.pipeline.assistant import Assistant
+
+    settings = Settings.from_env()
+    server = replace(
+        settings.server,
+        host=args.host or settings.server.host,
+        port=args.port or settings.server.port,
+    )
+    _progress("loading the index (it is built first if missing or stale)")
+    assistant = Assistant.open_for_queries(settings, progress=_progress)
+    _progress(
+        f"{len(assistant.index.passages)} passages ready; serving on http://{server.host}:{server.port}"
+    )
+    app = build_app(assistant, assistant.settings, server.concurrency)
+    launch(app, server.host, server.port, auth=server.auth)
+    return 0
+
+
+def read_questions(path: Path) -> list[str]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise InputError(f"questions file not found: {path}") from exc
+    except OSError as exc:
+        raise InputError(f"cannot read questions file {path}: {exc.strerror}") from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path} is not UTF-8 text (bad byte at offset {exc.start})") from exc
+    questions = [line.strip() for line in text.splitlines() if line.strip()]
+    if not questions:
+        raise InputError(f"{path} has no questions in it")
+    return questions
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from ketaqa.pipeline.assistant import Assistant, validate_question, validate_top_k
+
+    if args.file and args.question:
+        raise InputError("give either a question or --file, not both")
+    if not args.file and args.question is None:
+        raise InputError('give a question, e.g. ketaqa ask "Which patients may benefit?"')
+    if args.file and not args.json:
+        raise InputError("--file writes JSON Lines; add --json")
+    validate_top_k(args.top_k)
+    questions = read_questions(args.file) if args.file else [args.question]
+    for number, q in enumerate(questions, start=1):
+        try:
+            validate_question(q)
+        except InputError as exc:
+            where = f"line {number} of {args.file}: " if args.file else ""
+            raise InputError(f"{where}{exc}") from exc
+
+    assistant = Assistant.open_for_queries(progress=_progress)
+    for q in questions:
+        answer = assistant.ask(q, top_k=args.top_k)
+        if args.json:
+            print(json.dumps(assistant.to_json(answer), ensure_ascii=False), flush=True)
+        else:
+            print(format_answer(assistant, answer))
+    return 0
+
+
+def format_answer(assistant, answer) -> str:
+    """Readable output: rank, section, page, citation, and the text with the highlight marked."""
+    lines = [f"Q: {answer.question}"]
+    if not answer.answerable:
+        lines.append(
+            "The statement does not answer this question. Nearest passages, "
+            "shown as NOT answering it:"
+        )
+    for rp in answer.passages:
+        p = rp.passage
+        start, end = rp.highlight
+        marked = f"{p.text[:start]}>>>{p.text[start:end]}<<<{p.text[end:]}"
+        lines.append("")
+        lines.append(f"[{rp.rank}] {p.section}  ({p.pages.label() or 'no page'})")
+        lines.append(f"    {assistant.citation(rp)}")
+        ref = assistant.index.references.get(p.reference_key) if p.reference_key else None
+        if ref and (ref.doi or ref.pmid):
+            ids = [f"doi:{ref.doi}" if ref.doi else "", f"PMID:{ref.pmid}" if ref.pmid else ""]
+            lines.append("    " + "  ".join(i for i in ids if i))
+        if ref and ref.citation_note:
+            lines.append(f"    Note: {ref.citation_note}")
+        lines.extend("    " + line for line in marked.splitlines())
+        for f in p.footnotes:
+            lines.append(f"    {f.text}")
+    lines.append("")
+    from ketaqa.pipeline.assistant import NOTICE
+
+    lines.append(NOTICE)
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

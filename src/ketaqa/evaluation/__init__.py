@@ -1,0 +1,1 @@
+"""Retrieval and answer evaluation against the curated question set."""

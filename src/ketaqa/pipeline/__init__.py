@@ -1,0 +1,1 @@
+"""The stages from corpus to answer; nothing here imports a front end."""

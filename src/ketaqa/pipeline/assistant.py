@@ -1,0 +1,182 @@
+"""The one facade the front ends share: validate a question, retrieve, answer, serialise.
+
+`ketaqa ask`, the Gradio app and `ketaqa eval` all go through `Assistant.ask`, so the numbers
+the evaluation reports are the answers users see.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ketaqa.config import MAX_QUESTION_CHARS, MAX_TOP_K, Settings
+from ketaqa.errors import InputError
+from ketaqa.pipeline.answer import Answer, Answerer, RankedPassage
+from ketaqa.pipeline.embedding import Encoder, TextEncoder
+from ketaqa.pipeline.index import Index, index_status, open_index
+from ketaqa.pipeline.retrieve import HybridRetriever, Method
+
+NOTICE = (
+    "This is a position statement, not a guideline or policy: it describes where the college "
+    "stands and is not prescriptive. Passages are shown verbatim; nothing here is advice."
+)
+
+
+def validate_question(question: object) -> str:
+    """A usable question, or InputError saying why not."""
+    if not isinstance(question, str):
+        raise InputError("the question must be text")
+    if "\x00" in question or any(
+        unicodedata.category(c) in ("Cc", "Cs", "Co") and c not in "\t\n\r" for c in question
+    ):
+        raise InputError("the question contains control or binary characters; type plain text")
+    question = " ".join(question.split())
+    if not question:
+        raise InputError("the question is empty; type a question about the statement")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InputError(
+            f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}"
+        )
+    if not any(c.isalnum() for c in question):
+        raise InputError("the question has no words in it")
+    return question
+
+
+def validate_top_k(top_k: object) -> int:
+    if isinstance(top_k, bool) or not isinstance(top_k, int):
+        raise InputError("top-k must be a whole number")
+    if not 1 <= top_k <= MAX_TOP_K:
+        raise InputError(f"top-k must be between 1 and {MAX_TOP_K}, not {top_k}")
+    return top_k
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Optional restrictions from the app: by source kind and by top-level section."""
+
+    sources: tuple[str, ...] = ()  # e.g. ("statement",) or ("abstract",)
+    section: str | None = None  # a top-level section name, e.g. "Section I"
+
+    def allows(self, rp: RankedPassage) -> bool:
+        p = rp.passage
+        if self.sources and p.source not in self.sources:
+            return False
+        return not (self.section and (not p.section.parts or p.section.parts[0] != self.section))
+
+
+@dataclass
+class Assistant:
+    settings: Settings
+    encoder: TextEncoder
+    index: Index
+    retriever: HybridRetriever = field(init=False)
+    answerer: Answerer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.retriever = HybridRetriever(self.index, self.encoder, self.settings.retrieval)
+        self.answerer = Answerer(self.index, self.settings.retrieval.abstain_threshold)
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings | None = None,
+        encoder: TextEncoder | None = None,
+        rebuild: bool = False,
+        progress: Callable[[str], None] = lambda msg: None,
+    ) -> Assistant:
+        settings = settings or Settings.from_env()
+        encoder = encoder or Encoder()
+        index = open_index(settings, encoder, rebuild=rebuild, progress=progress)
+        return cls(settings, encoder, index)
+
+    @classmethod
+    def open_for_queries(
+        cls,
+        settings: Settings | None = None,
+        progress: Callable[[str], None] = lambda msg: None,
+    ) -> Assistant:
+        """An assistant that answers through the light ONNX encoder when the index is current.
+
+        Building a missing or stale index still uses sentence-transformers; serving questions
+        does not need to import torch at all (a cold `ketaqa ask` in about a second)."""
+        from ketaqa.pipeline.fast_encoder import query_encoder
+
+        settings = settings or Settings.from_env()
+        encoder = None
+        if index_status(settings) == "ok":
+            encoder = query_encoder(settings.index_dir, export_missing=True, progress=progress)
+        return cls.open(settings, encoder, progress=progress)
+
+    def ask(
+        self,
+        question: str,
+        top_k: int = 5,
+        method: Method = Method.HYBRID,
+        fusion: str | None = None,
+        filters: Filters | None = None,
+    ) -> Answer:
+        question = validate_question(question)
+        top_k = validate_top_k(top_k)
+        vector = self.encoder.encode([question])[0]
+        want = top_k if filters is None else max(top_k * 4, self.settings.retrieval.candidates)
+        hits = self.retriever.search(question, want, method, fusion, query_vector=vector)
+        answer = self.answerer.answer(question, hits, vector)
+        if filters is not None:
+            kept = [rp for rp in answer.passages if filters.allows(rp)][:top_k]
+            kept = [
+                RankedPassage(i, rp.passage, rp.score, rp.highlight, rp.highlight_score)
+                for i, rp in enumerate(kept, start=1)
+            ]
+            answer = Answer(answer.question, answer.answerable, answer.confidence, tuple(kept))
+        else:
+            answer = Answer(
+                answer.question, answer.answerable, answer.confidence, answer.passages[:top_k]
+            )
+        return answer
+
+    # -- presentation helpers shared by the CLI and the app ----------------------------------
+    def citation(self, rp: RankedPassage) -> str:
+        refs = [
+            self.index.references[k]
+            for k in rp.passage.reference_keys
+            if k in self.index.references
+        ]
+        refs = [r for r in refs if r.kind != "placeholder"] or refs
+        if refs and all(r.title for r in refs):
+            return "; ".join(r.citation() for r in refs)
+        return self.index.document_citation(rp.passage.doc_id)
+
+    def to_json(self, answer: Answer) -> dict:
+        """The CLI's JSON contract (see README)."""
+        out = []
+        for rp in answer.passages:
+            p = rp.passage
+            ref = self.index.references.get(p.reference_key) if p.reference_key else None
+            out.append(
+                {
+                    "rank": rp.rank,
+                    "id": p.id,
+                    "text": p.text,
+                    "highlight": rp.highlight_text,
+                    "section": str(p.section),
+                    "page": p.pages.first,
+                    "page_end": p.pages.last,
+                    "pages": p.pages.label(),
+                    "source": p.source,
+                    "citation": self.citation(rp),
+                    "reference_key": p.reference_key,
+                    "reference_keys": list(p.reference_keys),
+                    "doi": ref.doi if ref else None,
+                    "pmid": ref.pmid if ref else None,
+                    "citation_note": ref.citation_note if ref else None,
+                    "footnotes": [{"mark": f.mark, "text": f.text} for f in p.footnotes],
+                    "score": round(float(rp.score), 6),
+                }
+            )
+        return {
+            "question": answer.question,
+            "answerable": answer.answerable,
+            "confidence": answer.confidence,
+            "passages": out,
+        }

@@ -1,0 +1,277 @@
+"""Stage 3: turn structure blocks into `Passage`s, the verbatim units a user is shown.
+
+A passage is a bullet, a run of short bullets, a lead-in with what it introduces, or a sentence
+group of at most ~120 words. Its text is always `document.text[start:end]`; the section path,
+pages, references and footnotes travel beside it, never inside it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from ketaqa.pipeline.corpus import Corpus, Document, Reference
+from ketaqa.pipeline.structure import (
+    ENDS_MID_SENTENCE_RE,
+    Block,
+    Outline,
+    PageSpan,
+    SectionPath,
+    parse_document,
+)
+
+CHUNKER_VERSION = "statement-v3"
+MAX_WORDS = 120
+SHORT_BULLET_WORDS = 25  # bullets up to this long are grouped with their neighbours
+BULLET_RUN_WORDS = 60  # ... into runs of at most this many words
+
+
+@dataclass(frozen=True)
+class Footnote:
+    mark: str
+    text: str
+    passage_id: str
+
+
+@dataclass(frozen=True)
+class Passage:
+    id: str
+    doc_id: str
+    source: str  # "statement" | "abstract" | "document"
+    text: str  # verbatim: document.text[start:end]
+    start: int
+    end: int
+    section: SectionPath
+    pages: PageSpan
+    kind: str
+    reference_keys: tuple[str, ...] = ()
+    footnotes: tuple[Footnote, ...] = ()
+    prev_id: str | None = None
+    next_id: str | None = None
+    context: str = ""  # title of the enclosing region, for indexing only
+
+    @property
+    def reference_key(self) -> str | None:
+        return self.reference_keys[0] if self.reference_keys else None
+
+    def index_text(self, references: dict[str, Reference]) -> str:
+        """Contextual text for indexing: section path and cited titles, then the passage.
+
+        Only `text` is ever shown; this is what the retrievers see.
+        """
+        cited = [references[k] for k in self.reference_keys if k in references]
+        context = [str(self.section), self.context, *(f"{r.short}. {r.title}" for r in cited)]
+        context = [c for c in context if c]
+        return " | ".join([*context, self.text])
+
+
+def word_count(text: str) -> int:
+    return len(text.split())
+
+
+# ---------------------------------------------------------------------------------------------
+# Sentences: used for splitting long blocks here and for highlights in the answer stage.
+
+_NO_BREAK_BEFORE = re.compile(
+    r"(?:\bet al|\be\.g|\bi\.e|\bvs|\bDr|\bincl|\bapprox|\bNo|\bFig|\bi\.v|\bs\.c|\b[A-Z])\.$"
+)
+_BOUNDARY = re.compile(r"(?<=[.!?])[”\"’)\]]*\s+(?=[“\"(\[]?[A-Z0-9])")
+
+
+def split_sentences(text: str, base: int = 0) -> list[tuple[int, int]]:
+    """Sentence spans `(start, end)` in `text`, offset by `base`; never loses a character."""
+    spans = []
+    start = 0
+    for m in _BOUNDARY.finditer(text):
+        head = text[start : m.start()]
+        if _NO_BREAK_BEFORE.search(head.rstrip('”"’)]')):
+            continue
+        end = m.start() + len(m.group(0).rstrip())
+        spans.append((start, end))
+        start = m.end()
+    if start < len(text):
+        spans.append((start, len(text)))
+    out = []
+    for s, e in spans:
+        seg = text[s:e]
+        ls = len(seg) - len(seg.lstrip())
+        rs = len(seg) - len(seg.rstrip())
+        if seg.strip():
+            out.append((base + s + ls, base + e - rs))
+    return out
+
+
+def line_spans(text: str, base: int = 0) -> list[tuple[int, int]]:
+    """Non-empty lines (bullets) as spans, without bullet markers."""
+    out = []
+    pos = 0
+    for line in text.split("\n"):
+        m = re.match(r"^\s*(?:- )?", line)
+        lead = m.end() if m else 0
+        body = line[lead:].rstrip()
+        if body.strip():
+            out.append((base + pos + lead, base + pos + lead + len(body)))
+        pos += len(line) + 1
+    return out
+
+
+WHOLE_UNIT_KINDS = ("item", "entry", "title", "epigraph", "contents")
+
+
+def units(text: str, base: int = 0) -> list[tuple[int, int]]:
+    """Highlightable units: each line (bullet), split further into sentences.
+
+    A fragment that reads on into the next unit ("… should not be used in patients with",
+    "Infusion rate.") is joined with it, so a highlight is never a dangling lead-in.
+    """
+    raw = []
+    for s, e in line_spans(text, 0):
+        raw.extend(split_sentences(text[s:e], s))
+    out: list[tuple[int, int]] = []
+    for s, e in raw:
+        if out and _reads_on(text[out[-1][0] : out[-1][1]]):
+            out[-1] = (out[-1][0], e)
+        else:
+            out.append((s, e))
+    return [(base + s, base + e) for s, e in out]
+
+
+def _reads_on(unit: str) -> bool:
+    return (
+        unit.endswith((":", ","))
+        or bool(ENDS_MID_SENTENCE_RE.search(unit))
+        or (word_count(unit) < 4)
+    )
+
+
+def passage_units(passage: Passage) -> list[tuple[int, int]]:
+    """Highlight units of a passage; a citation or heading is highlighted whole."""
+    if passage.kind in WHOLE_UNIT_KINDS:
+        return [(0, len(passage.text))]
+    return units(passage.text) or [(0, len(passage.text))]
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def build_passages(corpus: Corpus) -> list[Passage]:
+    passages: list[Passage] = []
+    for doc in corpus.documents:
+        if doc.kind == "abstract":
+            continue  # abstracts arrive as passages of their own (ketaqa.abstracts.cache)
+        outline = parse_document(doc, corpus.references)
+        passages.extend(passages_from_outline(doc, outline))
+    return passages
+
+
+def passages_from_outline(doc: Document, outline: Outline) -> list[Passage]:
+    source = "statement" if any(b.kind == "item" for b in outline.blocks) else "document"
+    stem = re.sub(r"\.[a-z]+$", "", doc.doc_id)
+    groups = group_blocks(doc, outline.blocks)
+    footnote_blocks = {b.own_mark: b for b in outline.blocks if b.kind == "footnote"}
+    raw: list[Passage] = []
+    for group in groups:
+        for start, end in split_long(doc.text, group):
+            marks = dict.fromkeys(m for b in group for m in b.footnote_marks)
+            notes = tuple(
+                Footnote(m, doc.text[fb.start : fb.end], f"{stem}:{fb.start}-{fb.end}")
+                for m in marks
+                if (fb := footnote_blocks.get(m)) is not None
+            )
+            keys = tuple(dict.fromkeys(k for b in group for k in b.reference_keys))
+            raw.append(
+                Passage(
+                    id=f"{stem}:{start}-{end}",
+                    doc_id=doc.doc_id,
+                    source=source,
+                    text=doc.text[start:end],
+                    start=start,
+                    end=end,
+                    section=group[0].path,
+                    pages=_merge_pages(b.pages for b in group),
+                    kind=group[0].kind
+                    if len(group) == 1
+                    else "+".join(dict.fromkeys(b.kind for b in group)),
+                    reference_keys=keys,
+                    footnotes=notes,
+                    context=outline.titles.get(group[0].path.parts[0], ""),
+                )
+            )
+    return link_neighbours(raw)
+
+
+def link_neighbours(passages: list[Passage]) -> list[Passage]:
+    out = []
+    for i, p in enumerate(passages):
+        prev_id = passages[i - 1].id if i > 0 else None
+        next_id = passages[i + 1].id if i + 1 < len(passages) else None
+        out.append(replace(p, prev_id=prev_id, next_id=next_id))
+    return out
+
+
+def _merge_pages(pages: Iterable[PageSpan]) -> PageSpan:
+    pages = list(pages)
+    firsts = [p.first for p in pages if p.first is not None]
+    lasts = [p.last for p in pages]
+    last = None if any(x is None for x in lasts) else max(x for x in lasts if x is not None)
+    return PageSpan(min(firsts) if firsts else None, last)
+
+
+def group_blocks(doc: Document, blocks: tuple[Block, ...]) -> list[list[Block]]:
+    """Join a lead-in with what it introduces, and short bullets with their neighbours."""
+    groups: list[list[Block]] = []
+    for block in blocks:
+        words = word_count(doc.text[block.start : block.end])
+        if groups and _joins(doc, groups[-1], block, words):
+            groups[-1].append(block)
+        else:
+            groups.append([block])
+    return groups
+
+
+def _joins(doc: Document, group: list[Block], block: Block, words: int) -> bool:
+    last = group[-1]
+    if block.path != last.path and not (last.lead_in and _is_within(block.path, last.path)):
+        return False
+    if block.kind == "title" and last.kind == "title":
+        return True
+    if block.kind in ("item", "footnote", "entry", "title", "contents", "epigraph"):
+        return False
+    if last.kind in ("item", "footnote", "entry", "title", "contents", "epigraph"):
+        return False
+    total = sum(word_count(doc.text[b.start : b.end]) for b in group) + words
+    if last.lead_in:
+        return total <= MAX_WORDS
+    all_short_bullets = all(
+        b.kind == "bullet"
+        and (b.lead_in or word_count(doc.text[b.start : b.end]) <= SHORT_BULLET_WORDS)
+        for b in (*group, block)
+        if not b.lead_in
+    )
+    return (
+        block.kind == "bullet"
+        and words <= SHORT_BULLET_WORDS
+        and all_short_bullets
+        and total <= BULLET_RUN_WORDS
+    )
+
+
+def _is_within(path: SectionPath, parent: SectionPath) -> bool:
+    return path.parts[: len(parent.parts)] == parent.parts
+
+
+def split_long(text: str, group: list[Block]) -> list[tuple[int, int]]:
+    """The group's span, or sentence groups of at most MAX_WORDS when it is longer."""
+    start, end = group[0].start, group[-1].end
+    if word_count(text[start:end]) <= MAX_WORDS:
+        return [(start, end)]
+    pieces: list[tuple[int, int]] = []
+    for block in group:
+        sentences = split_sentences(text[block.start : block.end], block.start)
+        for s, e in sentences:
+            if pieces and word_count(text[pieces[-1][0] : e]) <= MAX_WORDS:
+                pieces[-1] = (pieces[-1][0], e)
+            else:
+                pieces.append((s, e))
+    return pieces

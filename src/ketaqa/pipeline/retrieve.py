@@ -1,0 +1,197 @@
+"""Stage 5: lexical (BM25), dense (FAISS) and fused retrieval over an `Index`.
+
+Both retrievers share `search(query, k) -> list[Scored]`; fusion strategies are plain functions
+selected by name. Ties are broken by passage order, so rankings are deterministic.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+import numpy as np
+from rank_bm25 import BM25L, BM25Okapi, BM25Plus
+
+from ketaqa.config import RetrievalSettings
+from ketaqa.pipeline.embedding import TextEncoder
+from ketaqa.pipeline.index import Index
+
+
+@dataclass(frozen=True)
+class Scored:
+    passage: int  # position in Index.passages
+    score: float
+
+
+@dataclass(frozen=True)
+class Hit:
+    passage: int
+    score: float  # fused (or single-retriever) score, higher is better
+    bm25: float | None = None  # raw BM25 score when the passage was a BM25 candidate
+    dense: float | None = None  # cosine similarity when it was a dense candidate
+
+
+class Method(StrEnum):
+    BM25 = "bm25"
+    DENSE = "dense"
+    HYBRID = "hybrid"
+
+
+BM25_VARIANTS = {"okapi": BM25Okapi, "plus": BM25Plus, "l": BM25L}
+
+
+def _ranked(scores: np.ndarray, k: int) -> list[Scored]:
+    order = sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))[:k]
+    return [Scored(i, float(scores[i])) for i in order]
+
+
+class LexicalRetriever:
+    def __init__(self, index: Index, variant: str = "okapi"):
+        self.index = index
+        self.bm25 = BM25_VARIANTS[variant](index.tokens)
+
+    def scores(self, query_tokens: list[str]) -> np.ndarray:
+        if not query_tokens:
+            return np.zeros(len(self.index.passages))
+        return np.asarray(self.bm25.get_scores(query_tokens), dtype=np.float64)
+
+    def search(self, query: str, k: int) -> list[Scored]:
+        scores = self.scores(self.index.tokenizer.tokenize(query))
+        return [s for s in _ranked(scores, k) if s.score > 0]
+
+
+class DenseRetriever:
+    def __init__(self, index: Index, encoder: TextEncoder):
+        self.index = index
+        self.encoder = encoder
+
+    def search_vector(self, vector: np.ndarray, k: int) -> list[Scored]:
+        k = min(k, self.index.dense.ntotal)
+        scores, ids = self.index.dense.search(vector.reshape(1, -1), k)
+        pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        pairs.sort(key=lambda p: (-round(p[1], 6), p[0]))
+        return [Scored(i, s) for i, s in pairs]
+
+    def search(self, query: str, k: int) -> list[Scored]:
+        return self.search_vector(self.encoder.encode([query])[0], k)
+
+
+# ---------------------------------------------------------------------------------------------
+# fusion
+
+
+def reciprocal_rank_fusion(lists: Sequence[list[Scored]], k: int = 60) -> dict[int, float]:
+    fused: dict[int, float] = {}
+    for ranked in lists:
+        for rank, item in enumerate(ranked, start=1):
+            fused[item.passage] = fused.get(item.passage, 0.0) + 1.0 / (k + rank)
+    return fused
+
+
+def _min_max(ranked: list[Scored]) -> dict[int, float]:
+    if not ranked:
+        return {}
+    values = [s.score for s in ranked]
+    lo, hi = min(values), max(values)
+    span = hi - lo
+    return {s.passage: (s.score - lo) / span if span > 0 else 1.0 for s in ranked}
+
+
+def weighted_fusion(
+    lexical: list[Scored], dense: list[Scored], dense_weight: float = 0.5
+) -> dict[int, float]:
+    """Convex combination of min-max normalised scores; a missing score counts as 0."""
+    lex, den = _min_max(lexical), _min_max(dense)
+    return {
+        i: (1 - dense_weight) * lex.get(i, 0.0) + dense_weight * den.get(i, 0.0)
+        for i in set(lex) | set(den)
+    }
+
+
+FUSIONS: dict[str, Callable[..., dict[int, float]]] = {
+    "rrf": lambda lex, den, s: reciprocal_rank_fusion([lex, den], s.rrf_k),
+    "weighted": lambda lex, den, s: weighted_fusion(lex, den, s.dense_weight),
+}
+
+
+def fuse(
+    lex: list[Scored], den: list[Scored], method: Method, settings: RetrievalSettings
+) -> dict[int, float]:
+    """Scores by passage for one retrieval method: a single retriever's, or the fusion's."""
+    if method is Method.BM25:
+        return {s.passage: s.score for s in lex}
+    if method is Method.DENSE:
+        return {s.passage: s.score for s in den}
+    return FUSIONS[settings.fusion](lex, den, settings)
+
+
+def top_k(scores: dict[int, float], k: int) -> list[int]:
+    """The k best passages, ties broken by passage order so rankings are deterministic."""
+    return sorted(scores, key=lambda i: (-round(scores[i], 9), i))[:k]
+
+
+_LOOKUP_RE = re.compile(
+    r"\b(papers?|articles?|publications?|published|journal|authors?|wrote|written|cited?|cites|"
+    r"citation|references?|doi|pmid|bibliography|listed|titled?|who)\b",
+    re.IGNORECASE,
+)
+
+
+# Passages that name things rather than say things: bibliography entries, the title, contents.
+PRIOR_KINDS = ("entry", "title", "contents")
+
+
+def asks_for_citation(question: str) -> bool:
+    """Whether the question looks up a publication (then bibliography entries are answers)."""
+    return bool(_LOOKUP_RE.search(question))
+
+
+def apply_entry_prior(
+    index: Index, fused: dict[int, float], question: str, prior: float
+) -> dict[int, float]:
+    """Down-weight bare bibliography entries (and the title and contents) unless the question
+    looks up a publication.
+
+    An entry shares its title's words with many clinical questions but answers none of them;
+    the passages that report the study do."""
+    if prior == 1.0 or asks_for_citation(question):
+        return fused
+    return {i: s * prior if index.passages[i].kind in PRIOR_KINDS else s for i, s in fused.items()}
+
+
+class HybridRetriever:
+    """BM25 and dense candidates, fused by the configured strategy."""
+
+    def __init__(self, index: Index, encoder: TextEncoder, settings: RetrievalSettings):
+        self.index = index
+        self.settings = settings
+        self.lexical = LexicalRetriever(index, settings.bm25_variant)
+        self.dense = DenseRetriever(index, encoder)
+
+    def search(
+        self,
+        query: str,
+        k: int,
+        method: Method = Method.HYBRID,
+        fusion: str | None = None,
+        query_vector: np.ndarray | None = None,
+    ) -> list[Hit]:
+        n = max(k, self.settings.candidates)
+        lex: list[Scored] = []
+        den: list[Scored] = []
+        if method in (Method.BM25, Method.HYBRID):
+            lex = self.lexical.search(query, n)
+        if method in (Method.DENSE, Method.HYBRID):
+            vector = (
+                query_vector if query_vector is not None else self.dense.encoder.encode([query])[0]
+            )
+            den = self.dense.search_vector(vector, n)
+        settings = replace(self.settings, fusion=fusion) if fusion else self.settings
+        fused = fuse(lex, den, method, settings)
+        if method is Method.HYBRID:
+            fused = apply_entry_prior(self.index, fused, query, settings.entry_prior)
+        lex_scores = {s.passage: s.score for s in lex}
+        den_scores = {s.passage: s.score for s in den}
+        return [Hit(i, fused[i], lex_scores.get(i), den_scores.get(i)) for i in top_k(fused, k)]

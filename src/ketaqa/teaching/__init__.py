@@ -1,0 +1,1 @@
+"""Educators' teaching sets: records, the store and the exporters."""

@@ -1,0 +1,1 @@
+"""Maintainers' tools: benchmarks and load tests."""

@@ -1,0 +1,114 @@
+"""`ketaqa eval`: report shape, agreement with `ketaqa ask --file`, and the quality gate."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ketaqa.apps.cli import main
+from ketaqa.errors import InputError
+from ketaqa.evaluation.runs import (
+    EXPECTED_SCORES_FILE,
+    best_threshold,
+    load_questions,
+    run_evaluation,
+)
+
+
+@pytest.fixture(scope="session")
+def test_split_report(assistant, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    return run_evaluation(assistant, "test", out), out
+
+
+def test_report_files_and_shape(test_split_report):
+    report, out = test_split_report
+    assert report["split"] == "test"
+    assert set(report["retrievers"]) == {"bm25", "dense", "hybrid-rrf", "hybrid-weighted", "full"}
+    for scores in report["retrievers"].values():
+        assert set(scores) == {"hit@1", "recall@5", "mrr@10", "ndcg@10"}
+        assert all(0.0 <= v <= 1.0 for v in scores.values())
+    assert {
+        "highlight_accuracy",
+        "citation_accuracy",
+        "abstention_precision",
+        "abstention_recall",
+        "false_abstention_rate",
+    } <= set(report["answer"])
+    assert "unanswerable" in report["by_tag"] and "sec1-A" in report["by_tag"]
+    assert set(report["significance"]) == {"bm25", "dense", "hybrid-rrf", "hybrid-weighted"}
+    for name in (
+        "report.json",
+        "report.md",
+        "metrics.png",
+        "by_tag.png",
+        "qrels.trec",
+        "runs/full.trec",
+        "runs/bm25.trec",
+    ):
+        assert (out / name).stat().st_size > 0, name
+    assert json.loads((out / "report.json").read_text()) == report
+    assert (out / "metrics.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_quality_gate(test_split_report):
+    """Fail when the full pipeline drops below the accepted scores (not a timing)."""
+    report, _ = test_split_report
+    expected = json.loads(EXPECTED_SCORES_FILE.read_text())
+    tol = expected["tolerance"]
+    for metric, floor in expected["full"].items():
+        assert report["retrievers"]["full"][metric] >= floor - tol, metric
+    answer = report["answer"]
+    for metric in ("highlight_accuracy", "citation_accuracy", "abstention_recall"):
+        assert answer[metric] >= expected["answer"][metric] - tol, metric
+    assert answer["false_abstention_rate"] <= expected["answer"]["false_abstention_rate"] + tol
+
+
+def test_eval_agrees_with_ask_file(assistant, settings, monkeypatch, capsys, tmp_path):
+    """The `full` run is what `ketaqa ask --file --json` returns for the same questions."""
+    items = [i for i in load_questions() if i.split == "dev"][:6]
+    qfile = tmp_path / "q.txt"
+    qfile.write_text("\n".join(i.question for i in items), encoding="utf-8")
+    monkeypatch.setenv("KETAQA_CORPUS_DIR", str(settings.corpus_dir))
+    monkeypatch.setenv("KETAQA_INDEX_DIR", str(settings.index_dir))
+    assert main(["ask", "--file", str(qfile), "--json", "--top-k", "10"]) == 0
+    cli = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    from ketaqa.pipeline.assistant import Assistant
+
+    served = Assistant.open_for_queries(settings)  # what `ketaqa eval` uses, as `ask` does
+    report = run_evaluation(served, "dev", tmp_path / "r", limit=6)
+    runs = [
+        line.split() for line in (tmp_path / "r" / "runs" / "full.trec").read_text().splitlines()
+    ]
+    for item, answer in zip(items, cli, strict=True):
+        from_eval = [r[2] for r in runs if r[0] == item.id]
+        assert from_eval == [p["id"] for p in answer["passages"]]
+    assert report["questions"] == 6
+
+
+def test_corrupt_question_set_names_the_line(tmp_path):
+    path = tmp_path / "q.jsonl"
+    good = json.dumps(
+        {
+            "id": "a",
+            "question": "q",
+            "gold_spans": [],
+            "reference_key": None,
+            "tags": [],
+            "split": "dev",
+            "answerable": False,
+        }
+    )
+    path.write_text(good + "\n{not json\n", encoding="utf-8")
+    with pytest.raises(InputError, match="line 2"):
+        load_questions(path)
+    path.write_text(good + "\n" + good + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match="duplicate"):
+        load_questions(path)
+
+
+def test_best_threshold_separates_when_it_can():
+    confidences = [(0.9, True), (0.8, True), (0.7, True), (0.4, False), (0.3, False)]
+    t = best_threshold(confidences)
+    assert 0.4 < t < 0.7

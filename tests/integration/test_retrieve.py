@@ -1,0 +1,50 @@
+"""Fusion and the bibliography-entry prior, on small hand-made score lists."""
+
+from __future__ import annotations
+
+from ketaqa.pipeline.retrieve import (
+    Scored,
+    apply_entry_prior,
+    asks_for_citation,
+    reciprocal_rank_fusion,
+    weighted_fusion,
+)
+
+
+def test_rrf_rewards_agreement():
+    lex = [Scored(1, 9.0), Scored(2, 5.0), Scored(3, 1.0)]
+    den = [Scored(2, 0.9), Scored(3, 0.8), Scored(1, 0.1)]
+    fused = reciprocal_rank_fusion([lex, den], k=60)
+    assert max(fused, key=fused.get) == 2
+
+
+def test_weighted_fusion_is_a_convex_mix_of_normalised_scores():
+    lex = [Scored(1, 10.0), Scored(2, 0.0)]
+    den = [Scored(2, 0.9), Scored(1, 0.5)]
+    assert weighted_fusion(lex, den, 0.0) == {1: 1.0, 2: 0.0}
+    assert weighted_fusion(lex, den, 1.0) == {1: 0.0, 2: 1.0}
+    mixed = weighted_fusion(lex, den, 0.3)
+    assert abs(mixed[1] - 0.7) < 1e-9 and abs(mixed[2] - 0.3) < 1e-9
+
+
+def test_citation_lookups_are_recognised():
+    assert asks_for_citation("Which paper reviewed five years of oral ketamine use?")
+    assert asks_for_citation("What is the PMID of the Masaracchia study?")
+    assert not asks_for_citation("Is ketamine recommended for fibromyalgia?")
+
+
+def test_entry_prior_applies_only_to_bibliography_entries(assistant):
+    passages = assistant.index.passages
+    entry = next(i for i, p in enumerate(passages) if p.kind == "entry")
+    other = next(i for i, p in enumerate(passages) if p.kind == "bullet")
+    fused = {entry: 1.0, other: 1.0}
+    clinical = apply_entry_prior(assistant.index, fused, "Does it help CRPS?", 0.5)
+    assert clinical == {entry: 0.5, other: 1.0}
+    lookup = apply_entry_prior(assistant.index, fused, "Which journal published it?", 0.5)
+    assert lookup == fused
+
+
+def test_title_is_not_an_answer_to_a_clinical_question(assistant):
+    answer = assistant.ask("What does the statement say about ketamine for phantom limb pain?")
+    assert all(rp.passage.kind != "title" for rp in answer.passages[:3])
+    assert "phantom limb pain" in answer.passages[0].highlight_text

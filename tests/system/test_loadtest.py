@@ -1,0 +1,41 @@
+"""The load test harness: bounded, loopback-only, counts every request and error."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import replace
+
+import pytest
+
+from ketaqa.errors import InputError
+from ketaqa.tools.loadtest import check_loopback, run_load
+
+pytestmark = pytest.mark.slow
+
+
+def test_only_loopback_targets():
+    check_loopback("http://127.0.0.1:7860/")
+    check_loopback("http://localhost:7860/")
+    with pytest.raises(InputError):
+        check_loopback("http://10.0.0.5:7860/")
+
+
+def test_concurrent_clients_get_answers_without_errors(assistant, settings, tmp_path):
+    from ketaqa.apps.ui import app as ui
+
+    app = ui.build_app(assistant, replace(settings, data_dir=tmp_path))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ui.launch(app, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
+    try:
+        result = run_load(
+            f"http://127.0.0.1:{port}/",
+            ["What is a position statement?", "Oral ketamine dose?"],
+            clients=3,
+            seconds=3,
+        )
+    finally:
+        app.close()
+    assert result.errors == 0, result.error_samples
+    assert result.requests > 0 and result.p95_ms >= result.p50_ms > 0

@@ -1,0 +1,212 @@
+"""Integrity checks for the curated retrieval-evaluation set in eval/questions.jsonl.
+
+Standard library + pytest only.  See eval/README.md for the rules being enforced.
+"""
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+QUESTIONS_PATH = ROOT / "eval" / "questions.jsonl"
+CORPUS_PATH = ROOT / "corpus" / "position-statement.txt"
+REFERENCES_PATH = ROOT / "corpus" / "references.json"
+
+EXPECTED_KEYS = {"id", "question", "gold_spans", "reference_key", "tags", "split", "answerable"}
+SPLITS = {"dev", "test"}
+TAG_VOCABULARY = {
+    # section tags
+    "sec1-A",
+    "sec1-B",
+    "sec1-C",
+    "sec1-D",
+    "sec2",
+    "appendix",
+    "bibliography",
+    "footnote",
+    "definitions",
+    "dates",
+    "guideline-q",
+    # kind tags
+    "dose",
+    "number",
+    "contraindication",
+    "abbreviation",
+    "spelling",
+    "adverse-effects",
+    "evidence-grade",
+    "citation-lookup",
+    "mechanism",
+    "unanswerable",
+    "near-miss",
+    # provenance: items exported from an educator's teaching set (curate before adding)
+    "teaching-set",
+}
+MIN_QUESTIONS = 100
+MIN_UNANSWERABLE = 15
+NGRAM = 6
+TOKEN_RE = re.compile(r"[a-z0-9]+")
+
+
+def tokens(text):
+    return TOKEN_RE.findall(text.lower())
+
+
+def ngrams(toks, n=NGRAM):
+    return {tuple(toks[i : i + n]) for i in range(len(toks) - n + 1)}
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return CORPUS_PATH.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def reference_keys():
+    records = json.loads(REFERENCES_PATH.read_text(encoding="utf-8"))
+    return {r["key"] for r in records}
+
+
+@pytest.fixture(scope="module")
+def raw_lines():
+    lines = QUESTIONS_PATH.read_text(encoding="utf-8").splitlines()
+    return [(n, line) for n, line in enumerate(lines, 1) if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def items(raw_lines):
+    return [json.loads(line) for _, line in raw_lines]
+
+
+def test_no_blank_lines(raw_lines):
+    text = QUESTIONS_PATH.read_text(encoding="utf-8")
+    assert text.endswith("\n")
+    assert len(text.splitlines()) == len(raw_lines), "blank lines in questions.jsonl"
+
+
+def test_every_line_parses_with_exact_keys_and_types(raw_lines):
+    problems = []
+    for n, line in raw_lines:
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(f"line {n}: not JSON ({exc})")
+            continue
+        if not isinstance(obj, dict):
+            problems.append(f"line {n}: not an object")
+            continue
+        if set(obj) != EXPECTED_KEYS:
+            problems.append(f"line {n}: keys {sorted(obj)}")
+            continue
+        if not (isinstance(obj["id"], str) and re.fullmatch(r"q\d{3,}", obj["id"])):
+            problems.append(f"line {n}: bad id {obj['id']!r}")
+        if not (isinstance(obj["question"], str) and obj["question"].strip()):
+            problems.append(f"line {n}: question must be a non-empty string")
+        if not (
+            isinstance(obj["gold_spans"], list)
+            and all(isinstance(s, str) and s for s in obj["gold_spans"])
+        ):
+            problems.append(f"line {n}: gold_spans must be a list of non-empty strings")
+        if not (obj["reference_key"] is None or isinstance(obj["reference_key"], str)):
+            problems.append(f"line {n}: reference_key must be str or null")
+        if not (
+            isinstance(obj["tags"], list)
+            and obj["tags"]
+            and all(isinstance(t, str) for t in obj["tags"])
+        ):
+            problems.append(f"line {n}: tags must be a non-empty list of strings")
+        if obj["split"] not in SPLITS:
+            problems.append(f"line {n}: split {obj['split']!r}")
+        if not isinstance(obj["answerable"], bool):
+            problems.append(f"line {n}: answerable must be a bool")
+    assert not problems, "\n".join(problems)
+
+
+def test_ids_unique(items):
+    counts = Counter(item["id"] for item in items)
+    dupes = [i for i, c in counts.items() if c > 1]
+    assert not dupes, f"duplicate ids: {dupes}"
+
+
+def test_questions_unique(items):
+    counts = Counter(item["question"].strip().lower() for item in items)
+    dupes = [q for q, c in counts.items() if c > 1]
+    assert not dupes, f"duplicate questions: {dupes}"
+
+
+def test_minimum_size(items):
+    assert len(items) >= MIN_QUESTIONS
+
+
+def test_minimum_unanswerable(items):
+    assert sum(1 for item in items if not item["answerable"]) >= MIN_UNANSWERABLE
+
+
+def test_unanswerable_have_no_spans_and_null_reference(items):
+    bad = [
+        item["id"]
+        for item in items
+        if not item["answerable"] and (item["gold_spans"] or item["reference_key"] is not None)
+    ]
+    assert not bad, f"unanswerable items with spans or a reference: {bad}"
+
+
+def test_answerable_have_spans(items):
+    bad = [item["id"] for item in items if item["answerable"] and not item["gold_spans"]]
+    assert not bad, f"answerable items without gold spans: {bad}"
+
+
+def test_unanswerable_tag_matches_flag(items):
+    bad = [item["id"] for item in items if ("unanswerable" in item["tags"]) == item["answerable"]]
+    assert not bad, f"'unanswerable' tag disagrees with answerable flag: {bad}"
+
+
+def test_gold_spans_are_verbatim_substrings(items, corpus):
+    missing = [
+        (item["id"], span) for item in items for span in item["gold_spans"] if span not in corpus
+    ]
+    assert not missing, "spans not found verbatim in the corpus:\n" + "\n".join(
+        f"{qid}: {span!r}" for qid, span in missing
+    )
+
+
+def test_reference_keys_exist(items, reference_keys):
+    bad = [
+        (item["id"], item["reference_key"])
+        for item in items
+        if item["reference_key"] is not None and item["reference_key"] not in reference_keys
+    ]
+    assert not bad, f"unknown reference keys: {bad}"
+
+
+def test_questions_not_lifted_from_corpus(items, corpus):
+    corpus_ngrams = ngrams(tokens(corpus))
+    lifted = []
+    for item in items:
+        shared = ngrams(tokens(item["question"])) & corpus_ngrams
+        if shared:
+            lifted.append(f"{item['id']}: {' '.join(sorted(shared)[0])!r}")
+    assert not lifted, (
+        f"questions sharing a run of >= {NGRAM} words with the corpus:\n" + "\n".join(lifted)
+    )
+
+
+def test_both_splits_present_and_balanced(items):
+    counts = Counter(item["split"] for item in items)
+    assert set(counts) == SPLITS
+    for split, n in counts.items():
+        share = n / len(items)
+        assert 0.40 <= share <= 0.60, f"{split} holds {share:.0%} of the items"
+
+
+def test_tags_from_vocabulary(items):
+    bad = [(item["id"], tag) for item in items for tag in item["tags"] if tag not in TAG_VOCABULARY]
+    assert not bad, f"tags outside the vocabulary: {bad}"
+
+
+def test_no_duplicate_tags_within_item(items):
+    bad = [item["id"] for item in items if len(set(item["tags"])) != len(item["tags"])]
+    assert not bad, f"items repeating a tag: {bad}"
