@@ -38,9 +38,9 @@ def test_entry_prior_applies_only_to_bibliography_entries(assistant):
     entry = next(i for i, p in enumerate(passages) if p.kind == "entry")
     other = next(i for i, p in enumerate(passages) if p.kind == "bullet")
     fused = {entry: 1.0, other: 1.0}
-    clinical = apply_entry_prior(assistant.index, fused, "Does it help CRPS?", 0.5)
+    clinical = apply_entry_prior(assistant.retriever.kinds, fused, "Does it help CRPS?", 0.5)
     assert clinical == {entry: 0.5, other: 1.0}
-    lookup = apply_entry_prior(assistant.index, fused, "Which journal published it?", 0.5)
+    lookup = apply_entry_prior(assistant.retriever.kinds, fused, "Which journal published it?", 0.5)
     assert lookup == fused
 
 

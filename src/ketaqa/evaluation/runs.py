@@ -21,7 +21,7 @@ from ketaqa.config import REPO_ROOT, TUNED_SETTINGS_FILE, Settings
 from ketaqa.errors import InputError
 from ketaqa.files import write_atomic
 from ketaqa.pipeline.assistant import Assistant
-from ketaqa.pipeline.retrieve import Method, Scored, fuse, top_k
+from ketaqa.pipeline.retrieve import Method
 
 QUESTIONS_FILE = REPO_ROOT / "eval" / "questions.jsonl"
 EXPECTED_SCORES_FILE = REPO_ROOT / "eval" / "expected_scores.json"
@@ -129,16 +129,6 @@ def retrieval_configs(assistant: Assistant) -> dict[str, dict]:
     }
 
 
-def _fused(
-    assistant: Assistant, lex: list[Scored], den: list[Scored], config: dict
-) -> dict[str, float]:
-    """One ablation's top passages, ranked by the same code as `HybridRetriever.search`
-    (without the entry prior, which belongs to the full pipeline)."""
-    knobs = {k: v for k, v in config.items() if k in ("fusion", "rrf_k", "dense_weight")}
-    scores = fuse(lex, den, config["method"], replace(assistant.settings.retrieval, **knobs))
-    return {assistant.index.passages[i].id: float(scores[i]) for i in top_k(scores, DEPTH)}
-
-
 def collect_runs(
     assistant: Assistant,
     items: list[EvalItem],
@@ -146,20 +136,32 @@ def collect_runs(
     with_full: bool = True,
     progress: bool = True,
 ) -> RunSet:
+    """Each ablation ranks through the app's own `HybridRetriever.search` (without the entry
+    prior, which belongs to the full pipeline); `full` is exactly what `ask` returns."""
     from tqdm import tqdm
 
     runs: dict[str, dict[str, dict[str, float]]] = {name: {} for name in configs}
     if with_full:
         runs["full"] = {}
     answers = {}
-    retriever = assistant.retriever
-    n = assistant.settings.retrieval.candidates
+    passages = assistant.index.passages
+    ablations = {
+        name: (
+            config["method"],
+            replace(
+                assistant.settings.retrieval,
+                **{k: v for k, v in config.items() if k in ("fusion", "rrf_k", "dense_weight")},
+            ),
+        )
+        for name, config in configs.items()
+    }
     for item in tqdm(items, desc="evaluating", unit="q", disable=not progress, leave=False):
         vector = assistant.encoder.encode([item.question])[0]
-        lex = retriever.lexical.search(item.question, n)
-        den = retriever.dense.search_vector(vector, n)
-        for name, config in configs.items():
-            runs[name][item.id] = _fused(assistant, lex, den, config)
+        for name, (method, settings) in ablations.items():
+            hits = assistant.retriever.search(
+                item.question, DEPTH, method, settings, query_vector=vector, entry_prior=False
+            )
+            runs[name][item.id] = {passages[h.passage].id: float(h.score) for h in hits}
         if with_full:
             answer = assistant.ask(item.question, top_k=DEPTH)
             answers[item.id] = assistant.to_json(answer)

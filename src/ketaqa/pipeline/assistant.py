@@ -74,7 +74,9 @@ class Assistant:
     answerer: Answerer = field(init=False)
 
     def __post_init__(self) -> None:
-        self.retriever = HybridRetriever(self.index, self.encoder, self.settings.retrieval)
+        self.retriever = HybridRetriever.from_index(
+            self.index, self.encoder, self.settings.retrieval
+        )
         self.answerer = Answerer(self.index, self.settings.retrieval.abstain_threshold)
 
     @classmethod
@@ -113,14 +115,13 @@ class Assistant:
         question: str,
         top_k: int = 5,
         method: Method = Method.HYBRID,
-        fusion: str | None = None,
         filters: Filters | None = None,
     ) -> Answer:
         question = validate_question(question)
         top_k = validate_top_k(top_k)
         vector = self.encoder.encode([question])[0]
         want = top_k if filters is None else max(top_k * 4, self.settings.retrieval.candidates)
-        hits = self.retriever.search(question, want, method, fusion, query_vector=vector)
+        hits = self.retriever.search(question, want, method, query_vector=vector)
         answer = self.answerer.answer(question, hits, vector)
         if filters is not None:
             kept = [rp for rp in answer.passages if filters.allows(rp)][:top_k]

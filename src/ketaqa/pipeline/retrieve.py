@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
+import faiss
 import numpy as np
 from rank_bm25 import BM25L, BM25Okapi, BM25Plus
 
@@ -42,34 +44,46 @@ class Method(StrEnum):
 BM25_VARIANTS = {"okapi": BM25Okapi, "plus": BM25Plus, "l": BM25L}
 
 
-def _ranked(scores: np.ndarray, k: int) -> list[Scored]:
+def rank(scores: np.ndarray, k: int) -> list[Scored]:
+    """The k best of a score array, ties broken by position so rankings are deterministic."""
     order = sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))[:k]
     return [Scored(i, float(scores[i])) for i in order]
 
 
+class Tokenizer(Protocol):
+    def tokenize(self, text: str) -> list[str]: ...
+
+
 class LexicalRetriever:
-    def __init__(self, index: Index, variant: str = "okapi"):
-        self.index = index
-        self.bm25 = BM25_VARIANTS[variant](index.tokens)
+    """BM25 over pre-tokenised passages; it needs only their tokens and the tokenizer."""
+
+    def __init__(self, tokens: Sequence[list[str]], tokenizer: Tokenizer, variant: str = "okapi"):
+        self.tokenizer = tokenizer
+        self.size = len(tokens)
+        self.bm25 = BM25_VARIANTS[variant](list(tokens))
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         if not query_tokens:
-            return np.zeros(len(self.index.passages))
+            return np.zeros(self.size)
         return np.asarray(self.bm25.get_scores(query_tokens), dtype=np.float64)
 
+    def search_tokens(self, query_tokens: list[str], k: int) -> list[Scored]:
+        return [s for s in rank(self.scores(query_tokens), k) if s.score > 0]
+
     def search(self, query: str, k: int) -> list[Scored]:
-        scores = self.scores(self.index.tokenizer.tokenize(query))
-        return [s for s in _ranked(scores, k) if s.score > 0]
+        return self.search_tokens(self.tokenizer.tokenize(query), k)
 
 
 class DenseRetriever:
-    def __init__(self, index: Index, encoder: TextEncoder):
-        self.index = index
+    """Inner-product search over a FAISS index of normalised passage vectors."""
+
+    def __init__(self, vectors: faiss.Index, encoder: TextEncoder):
+        self.vectors = vectors
         self.encoder = encoder
 
     def search_vector(self, vector: np.ndarray, k: int) -> list[Scored]:
-        k = min(k, self.index.dense.ntotal)
-        scores, ids = self.index.dense.search(vector.reshape(1, -1), k)
+        k = min(k, self.vectors.ntotal)
+        scores, ids = self.vectors.search(vector.reshape(1, -1), k)
         pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
         pairs.sort(key=lambda p: (-round(p[1], 6), p[0]))
         return [Scored(i, s) for i, s in pairs]
@@ -149,7 +163,7 @@ def asks_for_citation(question: str) -> bool:
 
 
 def apply_entry_prior(
-    index: Index, fused: dict[int, float], question: str, prior: float
+    kinds: Sequence[str], fused: dict[int, float], question: str, prior: float
 ) -> dict[int, float]:
     """Down-weight bare bibliography entries (and the title and contents) unless the question
     looks up a publication.
@@ -158,27 +172,50 @@ def apply_entry_prior(
     the passages that report the study do."""
     if prior == 1.0 or asks_for_citation(question):
         return fused
-    return {i: s * prior if index.passages[i].kind in PRIOR_KINDS else s for i, s in fused.items()}
+    return {i: s * prior if kinds[i] in PRIOR_KINDS else s for i, s in fused.items()}
 
 
 class HybridRetriever:
-    """BM25 and dense candidates, fused by the configured strategy."""
+    """BM25 and dense candidates, fused by the configured strategy: the one search path.
 
-    def __init__(self, index: Index, encoder: TextEncoder, settings: RetrievalSettings):
-        self.index = index
+    The app, the evaluation's ablations and the benchmarks all rank through `search`; an
+    ablation passes its own `settings` (and `entry_prior=False`) instead of re-wiring the parts.
+    """
+
+    def __init__(
+        self,
+        lexical: LexicalRetriever,
+        dense: DenseRetriever,
+        kinds: Sequence[str],
+        settings: RetrievalSettings,
+    ):
+        self.lexical = lexical
+        self.dense = dense
+        self.kinds = kinds  # passage kinds, for the bibliography-entry prior
         self.settings = settings
-        self.lexical = LexicalRetriever(index, settings.bm25_variant)
-        self.dense = DenseRetriever(index, encoder)
+
+    @classmethod
+    def from_index(
+        cls, index: Index, encoder: TextEncoder, settings: RetrievalSettings
+    ) -> HybridRetriever:
+        return cls(
+            LexicalRetriever(index.tokens, index.tokenizer, settings.bm25_variant),
+            DenseRetriever(index.dense, encoder),
+            [p.kind for p in index.passages],
+            settings,
+        )
 
     def search(
         self,
         query: str,
         k: int,
         method: Method = Method.HYBRID,
-        fusion: str | None = None,
+        settings: RetrievalSettings | None = None,
         query_vector: np.ndarray | None = None,
+        entry_prior: bool = True,
     ) -> list[Hit]:
-        n = max(k, self.settings.candidates)
+        settings = settings or self.settings
+        n = max(k, settings.candidates)
         lex: list[Scored] = []
         den: list[Scored] = []
         if method in (Method.BM25, Method.HYBRID):
@@ -188,10 +225,9 @@ class HybridRetriever:
                 query_vector if query_vector is not None else self.dense.encoder.encode([query])[0]
             )
             den = self.dense.search_vector(vector, n)
-        settings = replace(self.settings, fusion=fusion) if fusion else self.settings
         fused = fuse(lex, den, method, settings)
-        if method is Method.HYBRID:
-            fused = apply_entry_prior(self.index, fused, query, settings.entry_prior)
+        if method is Method.HYBRID and entry_prior:
+            fused = apply_entry_prior(self.kinds, fused, query, settings.entry_prior)
         lex_scores = {s.passage: s.score for s in lex}
         den_scores = {s.passage: s.score for s in den}
         return [Hit(i, fused[i], lex_scores.get(i), den_scores.get(i)) for i in top_k(fused, k)]

@@ -39,8 +39,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
 from importlib import metadata
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
@@ -373,7 +372,7 @@ def bench_warm(
     from rank_bm25 import BM25Okapi
 
     from ketaqa.pipeline.assistant import Assistant
-    from ketaqa.pipeline.retrieve import FUSIONS, _ranked
+    from ketaqa.pipeline.retrieve import FUSIONS, rank
 
     assistant = Assistant(settings, encoder, index)
     rs = settings.retrieval
@@ -398,7 +397,7 @@ def bench_warm(
                 tokens = index.tokenizer.tokenize(q)
             with watch("bm25"):
                 scores = lexical.scores(tokens)
-                lex = [s for s in _ranked(scores, n) if s.score > 0]
+                lex = [s for s in rank(scores, n) if s.score > 0]
             with watch("encode"):
                 vector = encoder.encode([q])[0]
             with watch("faiss"):
@@ -693,12 +692,8 @@ def bench_scale(
         data = synthesise(sentences, sentence_tokens, sentence_vectors, n)
         row: dict = {"passages": n}
         bm25_cls = BM25_VARIANTS[rs.bm25_variant]
-        # the retrievers only read these attributes of an Index
-        fake: Any = SimpleNamespace(
-            tokens=data.tokens, passages=data.texts, tokenizer=index.tokenizer, dense=None
-        )
         with Timer() as t:
-            lexical = LexicalRetriever(fake, rs.bm25_variant)
+            lexical = LexicalRetriever(data.tokens, index.tokenizer, rs.bm25_variant)
         bm25_s = t.seconds
         flat = faiss.IndexFlatIP(data.vectors.shape[1])
         with Timer() as t:
@@ -748,8 +743,7 @@ def bench_scale(
             for name, dense_index in (("flat", flat), ("ann", ann)):
                 if dense_index is None:
                     continue
-                holder: Any = SimpleNamespace(dense=dense_index)
-                retriever = DenseRetriever(holder, encoder)
+                retriever = DenseRetriever(dense_index, encoder)
                 with timings(f"hybrid_{name}"):
                     lex = lexical.search(q, n_cand)
                     den = retriever.search_vector(vector, n_cand)
@@ -779,7 +773,7 @@ def bench_scale(
                 recall, 1.0, "fraction", f"vs IndexFlatIP, {len(query_vectors)} questions"
             )
         out["sizes"].append(row)
-        del data, lexical, flat, base_bm25, ann, fake
+        del data, lexical, flat, base_bm25, ann
     return out
 
 
