@@ -12,14 +12,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from ketaqa.pipeline.corpus import Corpus, Document, Reference
-from ketaqa.pipeline.structure import (
+from ketaqa.pipeline.outline import (
     ENDS_MID_SENTENCE_RE,
     Block,
     Outline,
     PageSpan,
     SectionPath,
-    parse_document,
 )
+from ketaqa.pipeline.structure import parse_document
 
 CHUNKER_VERSION = "statement-v3"
 MAX_WORDS = 120
