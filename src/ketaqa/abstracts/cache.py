@@ -32,6 +32,7 @@ from ketaqa.abstracts.pubmed import (
 from ketaqa.errors import InputError, KetaqaError
 from ketaqa.files import write_atomic
 from ketaqa.pipeline.corpus import REFERENCES_FILE, Document, Reference, load_references
+from ketaqa.pipeline.outline import PageSpan, SectionPath
 from ketaqa.pipeline.passages import (
     MAX_WORDS,
     Passage,
@@ -39,7 +40,6 @@ from ketaqa.pipeline.passages import (
     split_sentences,
     word_count,
 )
-from ketaqa.pipeline.structure import PageSpan, SectionPath
 
 log = logging.getLogger(__name__)
 

@@ -35,6 +35,7 @@ from ketaqa.errors import IndexStateError, KetaqaError
 from ketaqa.files import fsync_dir, write_atomic
 from ketaqa.pipeline.corpus import Corpus, Reference, corpus_fingerprint, load_corpus
 from ketaqa.pipeline.embedding import MODEL_ID, Encoder, model_fingerprint
+from ketaqa.pipeline.outline import PageSpan, SectionPath
 from ketaqa.pipeline.passages import (
     CHUNKER_VERSION,
     Footnote,
@@ -42,7 +43,7 @@ from ketaqa.pipeline.passages import (
     build_passages,
     passage_units,
 )
-from ketaqa.pipeline.structure import PageSpan, SectionPath, document_citation
+from ketaqa.pipeline.structure import document_citation
 from ketaqa.pipeline.tokenizer import ClinicalTokenizer, build_tokenizer
 
 log = logging.getLogger(__name__)

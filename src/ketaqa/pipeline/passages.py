@@ -12,14 +12,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from ketaqa.pipeline.corpus import Corpus, Document, Reference
-from ketaqa.pipeline.structure import (
+from ketaqa.pipeline.outline import (
     ENDS_MID_SENTENCE_RE,
     Block,
+    BlockKind,
     Outline,
     PageSpan,
     SectionPath,
-    parse_document,
 )
+from ketaqa.pipeline.structure import parse_document
 
 CHUNKER_VERSION = "statement-v3"
 MAX_WORDS = 120
@@ -44,7 +45,7 @@ class Passage:
     end: int
     section: SectionPath
     pages: PageSpan
-    kind: str
+    kind: str  # a BlockKind value, or several joined by "+" for a group of blocks
     reference_keys: tuple[str, ...] = ()
     footnotes: tuple[Footnote, ...] = ()
     prev_id: str | None = None
@@ -116,7 +117,12 @@ def line_spans(text: str, base: int = 0) -> list[tuple[int, int]]:
     return out
 
 
-WHOLE_UNIT_KINDS = ("item", "entry", "title", "epigraph", "contents")
+# Kinds highlighted whole: a citation or a heading has no sentence to pick out.
+WHOLE_UNIT_KINDS = frozenset(
+    {BlockKind.ITEM, BlockKind.ENTRY, BlockKind.TITLE, BlockKind.EPIGRAPH, BlockKind.CONTENTS}
+)
+# Kinds that never join a group: each is a unit of its own (titles join only each other).
+STANDALONE_KINDS = WHOLE_UNIT_KINDS | {BlockKind.FOOTNOTE}
 
 
 def units(text: str, base: int = 0) -> list[tuple[int, int]]:
@@ -166,10 +172,10 @@ def build_passages(corpus: Corpus) -> list[Passage]:
 
 
 def passages_from_outline(doc: Document, outline: Outline) -> list[Passage]:
-    source = "statement" if any(b.kind == "item" for b in outline.blocks) else "document"
+    source = "statement" if any(b.kind == BlockKind.ITEM for b in outline.blocks) else "document"
     stem = re.sub(r"\.[a-z]+$", "", doc.doc_id)
     groups = group_blocks(doc, outline.blocks)
-    footnote_blocks = {b.own_mark: b for b in outline.blocks if b.kind == "footnote"}
+    footnote_blocks = {b.own_mark: b for b in outline.blocks if b.kind == BlockKind.FOOTNOTE}
     raw: list[Passage] = []
     for group in groups:
         for start, end in split_long(doc.text, group):
@@ -190,9 +196,7 @@ def passages_from_outline(doc: Document, outline: Outline) -> list[Passage]:
                     end=end,
                     section=group[0].path,
                     pages=_merge_pages(b.pages for b in group),
-                    kind=group[0].kind
-                    if len(group) == 1
-                    else "+".join(dict.fromkeys(b.kind for b in group)),
+                    kind="+".join(dict.fromkeys(b.kind.value for b in group)),
                     reference_keys=keys,
                     footnotes=notes,
                     context=outline.titles.get(group[0].path.parts[0], ""),
@@ -234,23 +238,21 @@ def _joins(doc: Document, group: list[Block], block: Block, words: int) -> bool:
     last = group[-1]
     if block.path != last.path and not (last.lead_in and _is_within(block.path, last.path)):
         return False
-    if block.kind == "title" and last.kind == "title":
+    if block.kind == BlockKind.TITLE and last.kind == BlockKind.TITLE:
         return True
-    if block.kind in ("item", "footnote", "entry", "title", "contents", "epigraph"):
-        return False
-    if last.kind in ("item", "footnote", "entry", "title", "contents", "epigraph"):
+    if block.kind in STANDALONE_KINDS or last.kind in STANDALONE_KINDS:
         return False
     total = sum(word_count(doc.text[b.start : b.end]) for b in group) + words
     if last.lead_in:
         return total <= MAX_WORDS
     all_short_bullets = all(
-        b.kind == "bullet"
+        b.kind == BlockKind.BULLET
         and (b.lead_in or word_count(doc.text[b.start : b.end]) <= SHORT_BULLET_WORDS)
         for b in (*group, block)
         if not b.lead_in
     )
     return (
-        block.kind == "bullet"
+        block.kind == BlockKind.BULLET
         and words <= SHORT_BULLET_WORDS
         and all_short_bullets
         and total <= BULLET_RUN_WORDS

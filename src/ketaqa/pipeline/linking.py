@@ -1,0 +1,65 @@
+"""Which bibliography record a place in the statement cites, from `cited_in` in references.json.
+
+The statement names its sources loosely ("A-1", "Section II: Ketamine infusions", "[Visser &
+Schug, 2006]"); references.json says where each record is cited, so linking is a lookup with a
+title/author tie-break, never a guess from the text alone.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ketaqa.pipeline.corpus import Reference
+
+BRACKET_CITE_RE = re.compile(r"\[([A-Z][^\]]*?\d{4})\]")
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"\s*/\s*", " / ", text)).strip().lower()
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+class ReferenceLinker:
+    def __init__(self, references: tuple[Reference, ...]):
+        self.references = references
+
+    def by_citation(self, where: str) -> list[Reference]:
+        """References whose `cited_in` names this place exactly (normalised)."""
+        want = _norm(where)
+        return [r for r in self.references if any(_norm(c) == want for c in r.cited_in)]
+
+    def best_match(self, candidates: list[Reference], text: str) -> Reference | None:
+        """The candidate whose title and first author best match a verbatim citation."""
+        words = _words(text)
+        scored = []
+        for ref in candidates:
+            title = _words(ref.title) or {"_"}
+            score = len(title & words) / len(title)
+            if ref.first_author_surname.lower().split()[0] in words:
+                score += 0.5
+            scored.append((score, ref.key, ref))
+        scored.sort(key=lambda s: (-s[0], s[1]))
+        if scored and scored[0][0] >= 0.5:
+            return scored[0][2]
+        return None
+
+    def by_citation_prefix(self, prefix: str) -> list[str]:
+        """Keys of references cited at a place whose description starts with `prefix`."""
+        return [r.key for r in self.references if any(c.startswith(prefix) for c in r.cited_in)]
+
+    def in_text(self, text: str) -> list[Reference]:
+        """Links for in-text mentions such as "[Visser & Schug, 2006]"."""
+        found = []
+        for mention in BRACKET_CITE_RE.findall(text):
+            for ref in self.references:
+                if any(f"[{mention}]" in c for c in ref.cited_in) and ref not in found:
+                    found.append(ref)
+        return found
+
+    def shorts(self, keys: tuple[str, ...]) -> str:
+        """The short names ("Orhurhu 2019") of these references, for section paths."""
+        refs = [r for k in keys for r in self.references if r.key == k]
+        return " / ".join(r.short for r in refs)
