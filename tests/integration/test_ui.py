@@ -14,10 +14,10 @@ import pytest
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from ketaqa import teaching
 from ketaqa.apps.ui import app as ui
 from ketaqa.config import REPO_ROOT
 from ketaqa.pipeline.assistant import NOTICE
-from ketaqa.teaching import store as teaching
 
 pytestmark = pytest.mark.slow
 

@@ -132,7 +132,7 @@ def test_ask_shows_highlight_and_citation_then_save_and_export(page):
     handout = Path(download.path()).read_text(encoding="utf-8")
     assert handout.startswith("# Week 1")
     assert f"## 1. {QUESTION}" in handout
-    from ketaqa.teaching.store import bold_lines
+    from ketaqa.teaching import bold_lines
 
     for line in bold_lines(highlighted).splitlines():
         assert line.strip() in handout  # the highlight, bolded line by line

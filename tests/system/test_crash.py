@@ -57,7 +57,7 @@ WRITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from ketaqa.teaching.store import SavedPassage, TeachingStore
+    from ketaqa.teaching import SavedPassage, TeachingStore
 
     store = TeachingStore(Path(sys.argv[1]))
     passage = SavedPassage(id="p:1-2", text="Verbatim text.", highlight="Verbatim text.",
@@ -72,7 +72,7 @@ WRITER = textwrap.dedent(
 
 
 def test_kill_9_during_teaching_writes_loses_nothing_committed(tmp_path):
-    from ketaqa.teaching.store import TeachingStore
+    from ketaqa.teaching import TeachingStore
 
     db = tmp_path / "teaching.sqlite3"
     proc = subprocess.Popen(

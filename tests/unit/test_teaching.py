@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from ketaqa import teaching
 from ketaqa.config import REPO_ROOT
 from ketaqa.errors import InputError
-from ketaqa.teaching import store as teaching
-from ketaqa.teaching.store import SavedPassage, TeachingError, TeachingStore
+from ketaqa.teaching import SavedPassage, TeachingError, TeachingStore
 
 STATEMENT = REPO_ROOT / "corpus" / "position-statement.txt"
 EVAL_KEYS = {"id", "question", "gold_spans", "reference_key", "tags", "split", "answerable"}
@@ -374,7 +374,7 @@ def test_foreign_sqlite_file_is_not_reused(tmp_path):
 
 
 def test_multi_line_highlights_are_bolded_line_by_line():
-    from ketaqa.teaching.store import bold_lines
+    from ketaqa.teaching import bold_lines
 
     text = "“In summary, ketamine should not be used in patients with\n\n- poorly controlled x"
     assert bold_lines(text) == (

@@ -6,7 +6,6 @@ the evaluation reports are the answers users see.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -16,6 +15,7 @@ from ketaqa.pipeline.answer import Answer, Answerer, RankedPassage
 from ketaqa.pipeline.embedding import Encoder, TextEncoder
 from ketaqa.pipeline.index import Index, index_status, open_index
 from ketaqa.pipeline.retrieve import HybridRetriever, Method
+from ketaqa.text import has_control_characters
 
 NOTICE = (
     "This is a position statement, not a guideline or policy: it describes where the college "
@@ -27,9 +27,7 @@ def validate_question(question: object) -> str:
     """A usable question, or InputError saying why not."""
     if not isinstance(question, str):
         raise InputError("the question must be text")
-    if "\x00" in question or any(
-        unicodedata.category(c) in ("Cc", "Cs", "Co") and c not in "\t\n\r" for c in question
-    ):
+    if has_control_characters(question):
         raise InputError("the question contains control or binary characters; type plain text")
     question = " ".join(question.split())
     if not question:

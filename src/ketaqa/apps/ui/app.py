@@ -19,13 +19,13 @@ from urllib.parse import quote
 
 import gradio as gr
 
+from ketaqa import teaching
 from ketaqa.config import MAX_QUESTION_CHARS, MAX_TOP_K, ServerSettings, Settings
 from ketaqa.errors import InputError, KetaqaError
 from ketaqa.pipeline.answer import Answer, RankedPassage
 from ketaqa.pipeline.assistant import NOTICE, Assistant, Filters
 from ketaqa.pipeline.corpus import Reference
 from ketaqa.pipeline.passages import Passage
-from ketaqa.teaching import store as teaching
 
 EXAMPLES = (
     "What does the statement say about ketamine for phantom limb pain?",
