@@ -526,13 +526,13 @@ def cmd_abstracts(args: argparse.Namespace, progress: Progress) -> int:
 
     settings = Settings.from_env()
     corpus_dir = settings.corpus_dir
-    args.email = args.email or settings.abstracts.ncbi_email
-    args.api_key = args.api_key or settings.abstracts.ncbi_api_key
     references = load_references(corpus_dir / REFERENCES_FILE)
     if not references:
         raise InputError(f"no references in {corpus_dir / REFERENCES_FILE}")
     command = args.abstracts_command
     if command == "fetch":
+        args.email = args.email or settings.abstracts.ncbi_email
+        args.api_key = args.api_key or settings.abstracts.ncbi_api_key
         if args.timeout <= 0:
             raise InputError("--timeout must be a positive number of seconds")
         if not args.email:
