@@ -6,7 +6,6 @@ built from tests/fixtures/synthetic_pubmed/ (made-up text, never real abstracts)
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import logging
@@ -23,25 +22,24 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from ketaqa.abstracts.cache import (
-    NO_ABSTRACT_KINDS,
+from ketaqa.abstracts.fetch import fetch, title_search_term
+from ketaqa.abstracts.importer import import_path
+from ketaqa.abstracts.pubmed import EutilsClient, EutilsConfig
+from ketaqa.abstracts.status import NO_ABSTRACT_KINDS, status
+from ketaqa.apps.abstracts_command import cmd_abstracts
+from ketaqa.apps.cli import build_parser
+from ketaqa.errors import KetaqaError
+from ketaqa.pipeline.abstract_corpus import (
     abstract_documents,
     abstract_files,
     abstract_passages,
-    add_abstracts_commands,
     cached_ids,
-    cmd_abstracts,
-    fetch,
-    import_path,
     load_rendered,
-    status,
-    title_search_term,
     with_cached_ids,
 )
-from ketaqa.abstracts.pubmed import EutilsClient, EutilsConfig, parse_article_set
-from ketaqa.errors import KetaqaError
 from ketaqa.pipeline.corpus import Reference, load_references
 from ketaqa.pipeline.passages import MAX_WORDS, word_count
+from ketaqa.pipeline.pubmed_xml import parse_article_set
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCES = ROOT / "corpus" / "references.json"
@@ -377,7 +375,7 @@ def test_corrupt_cache_file_is_skipped_with_warning(corpus_dir, caplog):
     references = load_references(corpus_dir / "references.json")
     import_path(corpus_dir, FIXTURES / "import_set.xml", references)
     shutil.copy(FIXTURES / "malformed.xml", corpus_dir / "abstracts" / "orhurhu2019.xml")
-    with caplog.at_level(logging.WARNING, logger="ketaqa.abstracts.cache"):
+    with caplog.at_level(logging.WARNING, logger="ketaqa.pipeline.abstract_corpus"):
         passages = abstract_passages(corpus_dir, references)
     assert "orhurhu2019.xml" in caplog.text
     assert {p.reference_key for p in passages} == {"lumanauw2019", "masaracchia2019", "tawfik2013"}
@@ -422,8 +420,7 @@ def test_status_classifies_none_by_nature(corpus_dir):
 
 def test_cli_status_and_import(corpus_dir, monkeypatch, capsys):
     monkeypatch.setenv("KETAQA_CORPUS_DIR", str(corpus_dir))
-    parser = argparse.ArgumentParser(prog="ketaqa")
-    add_abstracts_commands(parser.add_subparsers(dest="command", required=True))
+    parser = build_parser()
     messages: list[str] = []
 
     args = parser.parse_args(["abstracts", "import", str(FIXTURES / "import_set.xml")])

@@ -1,1 +1,4 @@
-"""Cited abstracts: the local cache, the PubMed client, fetch, import and status."""
+"""Filling the abstract cache: PubMed client, fetch, import, status.
+
+Reading the cache is `ketaqa.pipeline.abstract_corpus`: the index must not depend on this package.
+"""

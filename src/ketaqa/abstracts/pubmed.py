@@ -1,6 +1,6 @@
-"""PubMed: a small NCBI E-utilities client and a parser for PubMed XML records.
+"""PubMed: a small NCBI E-utilities client (its answers are parsed by `pipeline.pubmed_xml`).
 
-Only the standard library (urllib, xml.etree): abstracts are an optional extra, so they must not
+Only the standard library (urllib): abstracts are an optional extra, so they must not
 pull in dependencies. The client keeps to NCBI's usage rules — at most 3 requests a second
 without an API key and 10 with one, `tool` and `email` on every request — and retries the
 failures NCBI asks clients to retry (429, 5xx, timeouts), honouring `Retry-After`.
@@ -16,12 +16,12 @@ import unicodedata
 import urllib.error
 import urllib.parse
 import urllib.request
-import xml.etree.ElementTree as ET
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ketaqa.errors import KetaqaError
+from ketaqa.pipeline.pubmed_xml import PubmedXMLError
 
 EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
 TOOL = "ketaqa"
@@ -39,127 +39,6 @@ class EutilsHTTPError(KetaqaError):
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status = status
-
-
-class PubmedXMLError(KetaqaError):
-    """A PubMed XML file or an NCBI answer cannot be parsed or is not what was asked for."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Records
-
-
-@dataclass(frozen=True)
-class AbstractSection:
-    label: str | None  # "RESULTS" for structured abstracts, None for a plain paragraph
-    text: str
-
-
-@dataclass(frozen=True)
-class PubmedRecord:
-    """One PubmedArticle (or PubmedBookArticle): identifiers, title, abstract, and its own XML."""
-
-    pmid: str | None
-    doi: str | None
-    title: str
-    sections: tuple[AbstractSection, ...]
-    xml: bytes  # a PubmedArticleSet holding only this article: what the cache stores
-
-    @property
-    def has_abstract(self) -> bool:
-        return any(s.text for s in self.sections)
-
-
-def parse_article_set(data: bytes, source: str) -> list[PubmedRecord]:
-    """Every article in a PubmedArticleSet (or a lone PubmedArticle), in document order.
-
-    `source` names the file or request in error messages.
-    """
-    try:
-        root = ET.fromstring(data)
-    except ET.ParseError as exc:
-        raise PubmedXMLError(f"{source}: malformed XML ({exc})") from exc
-    if root.tag in ("PubmedArticle", "PubmedBookArticle"):
-        articles = [root]
-    elif root.tag == "PubmedArticleSet":
-        articles = [el for el in root if el.tag in ("PubmedArticle", "PubmedBookArticle")]
-    elif root.tag == "eFetchResult":
-        error = " ".join(root.findtext("ERROR", default="").split()) or "no records"
-        raise PubmedXMLError(f"{source}: NCBI returned an error instead of records: {error}")
-    else:
-        raise PubmedXMLError(
-            f"{source}: not PubMed XML (root element <{root.tag}>, expected <PubmedArticleSet>)"
-        )
-    return [_record(article) for article in articles]
-
-
-def _record(article: ET.Element) -> PubmedRecord:
-    if article.tag == "PubmedBookArticle":
-        doc = article.find("BookDocument")
-        doc = doc if doc is not None else ET.Element("BookDocument")
-        pmid = _text(doc.find("PMID"))
-        title = _text(doc.find("ArticleTitle")) or _text(doc.find("Book/BookTitle"))
-        abstract = doc.find("Abstract")
-        ids = article.find("PubmedBookData/ArticleIdList")
-        elocations = doc.findall("ELocationID")
-    else:
-        citation = article.find("MedlineCitation")
-        citation = citation if citation is not None else ET.Element("MedlineCitation")
-        pmid = _text(citation.find("PMID"))
-        title = _text(citation.find("Article/ArticleTitle"))
-        abstract = citation.find("Article/Abstract")
-        # Only the article's own ids: ReferenceList entries carry the DOIs of works it cites.
-        ids = article.find("PubmedData/ArticleIdList")
-        elocations = citation.findall("Article/ELocationID")
-    doi = None
-    if ids is not None:
-        for el in ids.findall("ArticleId"):
-            if el.get("IdType") == "pubmed" and not pmid:
-                pmid = _text(el)
-            if el.get("IdType") == "doi" and doi is None:
-                doi = normalise_doi(_text(el))
-    if doi is None:
-        doi = next(
-            (normalise_doi(_text(el)) for el in elocations if el.get("EIdType") == "doi"), None
-        )
-    sections: list[AbstractSection] = []
-    if abstract is not None:
-        for el in abstract.findall("AbstractText"):
-            text = _text(el)
-            label = (el.get("Label") or "").strip() or None
-            if text:
-                sections.append(AbstractSection(label, text))
-    return PubmedRecord(pmid or None, doi, title, tuple(sections), single_article_xml(article))
-
-
-def _text(el: ET.Element | None) -> str:
-    """All text inside an element (inline <i>, <sup>… included), whitespace collapsed."""
-    if el is None:
-        return ""
-    return " ".join("".join(el.itertext()).split())
-
-
-def single_article_xml(article: ET.Element) -> bytes:
-    """A PubmedArticleSet document holding just this article, for the per-reference cache."""
-    tail, article.tail = article.tail, None
-    try:
-        body = ET.tostring(article, encoding="unicode")
-    finally:
-        article.tail = tail
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n<PubmedArticleSet>\n'
-        + body
-        + "\n</PubmedArticleSet>\n"
-    ).encode("utf-8")
-
-
-def normalise_doi(doi: str | None) -> str | None:
-    """DOIs compare case-insensitively and turn up with or without a resolver prefix."""
-    if not doi:
-        return None
-    doi = doi.strip()
-    doi = re.sub(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", "", doi, flags=re.I)
-    return doi.lower() or None
 
 
 def normalise_title(title: str) -> str:

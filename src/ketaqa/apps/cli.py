@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from ketaqa.abstracts.pubmed import EUTILS_URL
 from ketaqa.config import offline_env
 from ketaqa.errors import InputError, KetaqaError
 
@@ -52,14 +53,37 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument(
         "--questions", type=Path, help="question set (default eval/questions.jsonl)"
     )
-    from ketaqa.abstracts.cache import add_abstracts_commands
+    _add_abstracts_commands(sub)
     from ketaqa.tools.bench import add_bench_command
     from ketaqa.tools.loadtest import add_loadtest_command
 
-    add_abstracts_commands(sub)
     add_bench_command(sub)
     add_loadtest_command(sub)
     return parser
+
+
+def _add_abstracts_commands(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "abstracts", help="fetch, import or list the cited references' PubMed abstracts"
+    )
+    sub = parser.add_subparsers(dest="abstracts_command", required=True)
+    p_fetch = sub.add_parser("fetch", help="download missing abstracts from PubMed (NCBI)")
+    p_fetch.add_argument(
+        "--email",
+        default=None,
+        help="your e-mail, sent to NCBI as they ask (or KETAQA_NCBI_EMAIL)",
+    )
+    p_fetch.add_argument(
+        "--api-key",
+        default=None,
+        help="NCBI API key: 10 requests/s instead of 3 (or KETAQA_NCBI_API_KEY)",
+    )
+    p_fetch.add_argument("--base-url", default=EUTILS_URL, help="E-utilities base URL")
+    p_fetch.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    p_fetch.add_argument("--refresh", action="store_true", help="fetch cached ones again too")
+    p_import = sub.add_parser("import", help="import a PubMed XML export (file or folder)")
+    p_import.add_argument("path", type=Path, help="PubmedArticleSet .xml file, or a folder")
+    sub.add_parser("status", help="which cited references have an abstract loaded")
 
 
 def _port(value: str) -> int:
@@ -96,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return cmd_loadtest(args, _progress)
         if args.command == "abstracts":
-            from ketaqa.abstracts.cache import cmd_abstracts
+            from ketaqa.apps.abstracts_command import cmd_abstracts
 
             return cmd_abstracts(args, _progress)
     except InputError as exc:

@@ -22,7 +22,6 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +30,7 @@ import numpy as np
 from ketaqa.config import offline_env
 from ketaqa.errors import KetaqaError
 from ketaqa.pipeline.embedding import DIMENSION, Encoder, TextEncoder, model_dir, model_fingerprint
+from ketaqa.progress import Progress, quiet
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +48,6 @@ PROBES = (
     "0.1-0.5 mg/kg/h i.v. infusions were studied in small RCTs. " * 12,
     "",
 )
-
-Progress = Callable[[str], None]
-
-
-def _quiet(message: str) -> None:
-    pass
-
 
 # ---------------------------------------------------------------------------------------------
 # the model folder's own configuration
@@ -253,7 +246,7 @@ def load_fast_encoder(index_dir: Path, model_path: Path | None = None) -> OnnxEn
 def query_encoder(
     index_dir: Path,
     export_missing: bool = False,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> TextEncoder:
     """The encoder for questions: ONNX when its artefact is there and current, else torch.
 
@@ -270,7 +263,7 @@ def query_encoder(
     return Encoder()
 
 
-def ensure_fast_encoder(index_dir: Path, progress: Progress = _quiet) -> bool:
+def ensure_fast_encoder(index_dir: Path, progress: Progress = quiet) -> bool:
     """Export the ONNX query encoder unless a current one exists; False (with a message) when
     it cannot be made here, e.g. without the `onnx` package torch's exporter needs."""
     status = fast_encoder_status(index_dir)
@@ -296,7 +289,7 @@ def ensure_fast_encoder(index_dir: Path, progress: Progress = _quiet) -> bool:
 def export_onnx(
     index_dir: Path,
     model_path: Path | None = None,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> Path:
     """Export the packaged weights to ONNX under `index_dir`, verify, and return the folder."""
     import warnings

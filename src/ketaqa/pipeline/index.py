@@ -23,7 +23,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -33,6 +33,7 @@ import numpy as np
 from ketaqa.config import DenseIndexSettings, Settings
 from ketaqa.errors import IndexStateError, KetaqaError
 from ketaqa.files import fsync_dir, write_atomic
+from ketaqa.pipeline.abstract_corpus import abstract_files, abstract_passages, with_cached_ids
 from ketaqa.pipeline.corpus import Corpus, Reference, corpus_fingerprint, load_corpus
 from ketaqa.pipeline.embedding import MODEL_ID, Encoder, model_fingerprint
 from ketaqa.pipeline.outline import PageSpan, SectionPath
@@ -45,6 +46,7 @@ from ketaqa.pipeline.passages import (
 )
 from ketaqa.pipeline.structure import document_citation
 from ketaqa.pipeline.tokenizer import ClinicalTokenizer, build_tokenizer
+from ketaqa.progress import Progress, quiet
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +106,6 @@ def dense_index(vectors: np.ndarray, settings: DenseIndexSettings | None = None)
 
 
 def expected_fingerprint(settings: Settings, model_hash: str | None = None) -> Fingerprint:
-    from ketaqa.abstracts.cache import abstract_files
-
     corpus_dir = settings.corpus_dir
     return Fingerprint(
         format_version=FORMAT_VERSION,
@@ -119,15 +119,13 @@ def expected_fingerprint(settings: Settings, model_hash: str | None = None) -> F
 
 
 def collect_passages(corpus: Corpus, corpus_dir: Path) -> list[Passage]:
-    from ketaqa.abstracts.cache import abstract_passages
-
     return build_passages(corpus) + abstract_passages(corpus_dir, corpus.references)
 
 
 def build_index(
     settings: Settings,
     encoder: Encoder,
-    progress: Callable[[str], None] = lambda msg: None,
+    progress: Progress = quiet,
 ) -> Index:
     """Build a new index from the corpus and make it live atomically."""
     index_dir = settings.index_dir
@@ -141,8 +139,6 @@ def build_index(
         passages = collect_passages(corpus, settings.corpus_dir)
         if not passages:
             raise KetaqaError(f"no passages found in {settings.corpus_dir}; nothing to index")
-        from ketaqa.abstracts.cache import with_cached_ids
-
         cited = with_cached_ids(corpus.references, settings.corpus_dir)
         references = {r.key: r for r in cited}
         progress(f"{len(passages)} passages from {len(corpus.documents)} documents")
@@ -251,7 +247,7 @@ def open_index(
     settings: Settings,
     encoder: Encoder,
     rebuild: bool = False,
-    progress: Callable[[str], None] = lambda msg: None,
+    progress: Progress = quiet,
 ) -> Index:
     """The live index, rebuilt first when asked, missing, stale or damaged."""
     if not rebuild:

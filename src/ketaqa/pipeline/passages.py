@@ -8,7 +8,7 @@ pages, references and footnotes travel beside it, never inside it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from ketaqa.pipeline.corpus import Corpus, Document, Reference
@@ -165,7 +165,7 @@ def build_passages(corpus: Corpus) -> list[Passage]:
     passages: list[Passage] = []
     for doc in corpus.documents:
         if doc.kind == "abstract":
-            continue  # abstracts arrive as passages of their own (ketaqa.abstracts.cache)
+            continue  # abstracts arrive as passages of their own (ketaqa.pipeline.abstract_corpus)
         outline = parse_document(doc, corpus.references)
         passages.extend(passages_from_outline(doc, outline))
     return passages
@@ -178,7 +178,7 @@ def passages_from_outline(doc: Document, outline: Outline) -> list[Passage]:
     footnote_blocks = {b.own_mark: b for b in outline.blocks if b.kind == BlockKind.FOOTNOTE}
     raw: list[Passage] = []
     for group in groups:
-        for start, end in split_long(doc.text, group):
+        for start, end in sentence_groups(doc.text, [(b.start, b.end) for b in group]):
             marks = dict.fromkeys(m for b in group for m in b.footnote_marks)
             notes = tuple(
                 Footnote(m, doc.text[fb.start : fb.end], f"{stem}:{fb.start}-{fb.end}")
@@ -263,15 +263,18 @@ def _is_within(path: SectionPath, parent: SectionPath) -> bool:
     return path.parts[: len(parent.parts)] == parent.parts
 
 
-def split_long(text: str, group: list[Block]) -> list[tuple[int, int]]:
-    """The group's span, or sentence groups of at most MAX_WORDS when it is longer."""
-    start, end = group[0].start, group[-1].end
+def sentence_groups(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The run from the first span's start to the last one's end when it has at most MAX_WORDS,
+    else the spans' sentences packed into consecutive groups of at most MAX_WORDS each.
+
+    Statement blocks and abstract sections share this, so both are cut the same way.
+    """
+    start, end = spans[0][0], spans[-1][1]
     if word_count(text[start:end]) <= MAX_WORDS:
         return [(start, end)]
     pieces: list[tuple[int, int]] = []
-    for block in group:
-        sentences = split_sentences(text[block.start : block.end], block.start)
-        for s, e in sentences:
+    for span_start, span_end in spans:
+        for s, e in split_sentences(text[span_start:span_end], span_start):
             if pieces and word_count(text[pieces[-1][0] : e]) <= MAX_WORDS:
                 pieces[-1] = (pieces[-1][0], e)
             else:

@@ -150,7 +150,7 @@ def notice_html(assistant: Assistant) -> str:
 
 def abstracts_line(assistant: Assistant) -> str:
     """How many cited abstracts the index holds, and how many cannot have one."""
-    from ketaqa.abstracts.cache import none_by_nature
+    from ketaqa.abstracts.status import none_by_nature
 
     refs = list(assistant.index.references.values())
     loaded = {
