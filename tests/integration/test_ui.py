@@ -1,4 +1,5 @@
-"""The Gradio app: rendering, and its named API driven by gradio_client against a live server."""
+"""The Gradio app: rendering real answers, and its named API driven by gradio_client against a live
+server. The renderers on plain corpus data are tested in tests/unit/test_render.py."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from ketaqa import teaching
 from ketaqa.apps.ui import app as ui
+from ketaqa.apps.ui import ask_tab, render
 from ketaqa.config import REPO_ROOT
 from ketaqa.pipeline.assistant import NOTICE
 
@@ -33,6 +35,11 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def by_id(assistant):
     return {p.id: p for p in assistant.index.passages}
+
+
+def answer_page(assistant, answer, by_id) -> str:
+    citations = {rp.passage.id: assistant.citation(rp) for rp in answer.passages}
+    return render.answer_html(answer, by_id, assistant.index.references, citations)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +66,7 @@ def client(server):
 def test_question_with_markup_is_shown_as_text(assistant, by_id):
     question = "<script>alert('x')</script> What oral ketamine dose is suggested?"
     answer = assistant.ask(question, top_k=3)
-    page = ui.answer_html(assistant, answer, by_id)
+    page = answer_page(assistant, answer, by_id)
     assert "<script>" not in page
     assert html.escape(answer.question) in page
     assert page.count('<div class="passage">') == len(answer.passages)
@@ -70,7 +77,7 @@ def test_card_shows_verbatim_passage_citation_links_and_context(assistant, by_id
     answer = assistant.ask(CONTRAINDICATIONS, top_k=3)
     assert answer.answerable
     rp = answer.passages[0]
-    card = ui.passage_card(assistant, rp, True, by_id)
+    card = render.passage_card(rp, True, by_id, assistant.index.references, assistant.citation(rp))
     start, end = rp.highlight
     assert f"<mark>{html.escape(rp.passage.text[start:end])}</mark>" in card
     text_only = re.sub(
@@ -90,71 +97,22 @@ def test_card_shows_verbatim_passage_citation_links_and_context(assistant, by_id
 def test_unanswerable_says_so_first(assistant, by_id):
     answer = assistant.ask("What is the price of ketamine in New Zealand dollars?", top_k=3)
     assert not answer.answerable
-    page = ui.answer_html(assistant, answer, by_id)
-    verdict = page.index(ui.NOT_ANSWERED)
+    page = answer_page(assistant, answer, by_id)
+    verdict = page.index(render.NOT_ANSWERED)
     assert verdict < page.index("<article")
     assert page.count("Does not answer the question") == len(answer.passages)
 
 
-def test_footnotes_and_citation_notes_are_shown(assistant, by_id):
-    with_note = next(p for p in assistant.index.passages if p.footnotes)
-    rp = ui.RankedPassage(1, with_note, 1.0, (0, 5), 1.0)
-    card = ui.passage_card(assistant, rp, True, by_id)
-    assert html.escape(with_note.footnotes[0].text) in card
-    noted = next(
-        p
-        for p in assistant.index.passages
-        if any(
-            assistant.index.references[k].citation_note
-            for k in p.reference_keys
-            if k in assistant.index.references
-        )
-    )
-    card = ui.passage_card(assistant, ui.RankedPassage(1, noted, 1.0, (0, 5), 1.0), True, by_id)
-    assert "Note on this citation" in card
-
-
-@pytest.mark.parametrize(
-    ("text", "grades"),
-    [
-        (
-            "pain for up to 12 weeks (grade B recommendation, low to moderate level of certainty).",
-            ["grade B recommendation, low to moderate level of certainty"],
-        ),
-        ("there is grade C evidence that ketamine should not", ["grade C evidence"]),
-        ("low-back pain (grade D, low level of certainty).", ["grade D, low level of certainty"]),
-        (
-            "refractory (GRADE: weak recommendation; low evidence)”",
-            ["GRADE: weak recommendation; low evidence"],
-        ),
-        ("recommendations against use based on the GRADE classification", []),
-        ("a grade A student and upgrade B", []),
-    ],
-)
-def test_evidence_grades_are_quoted_not_invented(text, grades):
-    assert ui.evidence_grades(text) == grades
-    for g in grades:
-        assert g in text
-
-
-def test_every_graded_passage_gets_a_badge(assistant, by_id):
-    graded = [p for p in assistant.index.passages if "level of certainty" in p.text]
-    assert graded
-    for p in graded:
-        assert ui.evidence_grades(p.text), p.text
-
-
 def test_notice_carries_the_document_date(assistant):
-    assert ui.document_date(assistant) == "April 2022"
-    notice = ui.notice_html(assistant)
+    notice = ui.notice(assistant)
     assert html.escape(NOTICE) in notice and "April 2022" in notice
 
 
 def test_filters_map_to_the_assistant():
-    assert ui._filters(ui.ALL_SOURCES, ui.ALL_SECTIONS) is None
-    f = ui._filters("Statement", "Appendix 1")
+    assert ask_tab.search_filters(ask_tab.ALL_SOURCES, ask_tab.ALL_SECTIONS) is None
+    f = ask_tab.search_filters("Statement", "Appendix 1")
     assert f.sources == ("statement",) and f.section == "Appendix 1"
-    assert ui._filters("Cited abstracts", None).sources == ("abstract",)
+    assert ask_tab.search_filters("Cited abstracts", None).sources == ("abstract",)
 
 
 # -- the live app ----------------------------------------------------------------------------------
@@ -257,14 +215,6 @@ def test_evaluate_endpoint(client, monkeypatch):
         client.predict("train", 0, api_name="/evaluate")
 
 
-def test_metrics_table_rows(tmp_path):
-    report = fake_run_evaluation(None, "dev", tmp_path, limit=2)
-    headers, rows = ui._metrics_rows(report)
-    assert headers == ["retriever", "hit@1", "recall@5", "mrr@10", "ndcg@10"]
-    assert rows[0][0] == "bm25" and rows[0][2] == 0.75
-    assert dict(ui._flat("", report["answer"])) == {"abstain_accuracy": 0.9, "span_found.top1": 0.5}
-
-
 def test_app_py_serves_the_app(assistant, settings, tmp_path):
     """`python app.py --port N` loads the existing index once and serves on 127.0.0.1."""
     import subprocess
@@ -323,9 +273,3 @@ def test_login_is_required_when_auth_is_set(assistant, settings, tmp_path):
         assert answer["passages"]
     finally:
         app.close()
-
-
-def test_notice_says_how_many_abstracts_are_indexed(assistant):
-    line = ui.abstracts_line(assistant)
-    assert line.startswith("Cited abstracts indexed: 0 of 46 ")
-    assert "12 have none by nature" in line
