@@ -19,6 +19,7 @@ EVAL_DIR = REPO_ROOT / "eval"
 QUESTIONS_FILE = EVAL_DIR / "questions.jsonl"
 EXPECTED_SCORES_FILE = EVAL_DIR / "expected_scores.json"
 TUNED_SETTINGS_FILE = EVAL_DIR / "tuned_settings.json"
+VERDICT_MODEL_FILE = EVAL_DIR / "verdict_model.json"
 REPORTS_DIR = EVAL_DIR / "reports"
 
 MAX_QUESTION_CHARS = 2000
@@ -62,6 +63,7 @@ class RetrievalSettings:
     bm25_variant: str = "okapi"  # "okapi" | "plus" | "l"
     candidates: int = 50  # per retriever, before fusion
     entry_prior: float = 0.7  # bibliography entries' weight unless a publication is looked up
+    population_boost: float = 1.0  # weight of passages about the population a question names
     abstain_threshold: float = 0.5357  # below this answer confidence, `answerable` is false
 
     def to_dict(self) -> dict:
@@ -109,6 +111,7 @@ class Settings:
     corpus_dir: Path = REPO_ROOT / "corpus"
     index_dir: Path = REPO_ROOT / "index"
     data_dir: Path = REPO_ROOT / "data"
+    verdict_model_file: Path = VERDICT_MODEL_FILE
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     dense_index: DenseIndexSettings = field(default_factory=DenseIndexSettings)
     server: ServerSettings = field(default_factory=ServerSettings)

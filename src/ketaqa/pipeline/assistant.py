@@ -7,14 +7,16 @@ the evaluation reports are the answers users see.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ketaqa.config import MAX_QUESTION_CHARS, MAX_TOP_K, Settings
 from ketaqa.errors import InputError
-from ketaqa.pipeline.answer import Answer, Answerer, RankedPassage
-from ketaqa.pipeline.embedding import Encoder, TextEncoder
+from ketaqa.pipeline.answer import SIGNAL_DEPTH, Answer, Answerer, RankedPassage
+from ketaqa.pipeline.embedding import Encoder, TextEncoder, general_vocabulary
 from ketaqa.pipeline.index import Index, index_status, open_index
-from ketaqa.pipeline.retrieve import HybridRetriever, Method
+from ketaqa.pipeline.query import QueryReader
+from ketaqa.pipeline.retrieve import HybridRetriever, Method, asks_for_citation
+from ketaqa.pipeline.verdict import VerdictModel
 from ketaqa.text import has_control_characters
 
 NOTICE = (
@@ -70,12 +72,22 @@ class Assistant:
     index: Index
     retriever: HybridRetriever = field(init=False)
     answerer: Answerer = field(init=False)
+    reader: QueryReader = field(init=False)
 
     def __post_init__(self) -> None:
         self.retriever = HybridRetriever.from_index(
             self.index, self.encoder, self.settings.retrieval
         )
-        self.answerer = Answerer(self.index, self.settings.retrieval.abstain_threshold)
+        self.answerer = Answerer(
+            self.index,
+            VerdictModel.load(self.settings.verdict_model_file),
+            self.settings.retrieval.abstain_threshold,
+        )
+        self.reader = QueryReader(
+            self.index.tokenizer,
+            [f"{p.section}\n{p.text}" for p in self.index.passages],
+            general_vocabulary(),
+        )
 
     @classmethod
     def open(
@@ -117,22 +129,27 @@ class Assistant:
     ) -> Answer:
         question = validate_question(question)
         top_k = validate_top_k(top_k)
-        vector = self.encoder.encode([question])[0]
-        want = top_k if filters is None else max(top_k * 4, self.settings.retrieval.candidates)
-        hits = self.retriever.search(question, want, method, query_vector=vector)
-        answer = self.answerer.answer(question, hits, vector)
+        analysis = self.reader.read(question, lookup=asks_for_citation(question))
+        vector = self.encoder.encode([analysis.search_text])[0]
+        want = max(top_k, SIGNAL_DEPTH)
         if filters is not None:
-            kept = [rp for rp in answer.passages if filters.allows(rp)][:top_k]
-            kept = [
-                RankedPassage(i, rp.passage, rp.score, rp.highlight, rp.highlight_score)
-                for i, rp in enumerate(kept, start=1)
-            ]
-            answer = Answer(answer.question, answer.answerable, answer.confidence, tuple(kept))
-        else:
-            answer = Answer(
-                answer.question, answer.answerable, answer.confidence, answer.passages[:top_k]
-            )
-        return answer
+            want = max(top_k * 4, self.settings.retrieval.candidates)
+        hits = self.retriever.search(
+            analysis.search_text,
+            want,
+            method,
+            query_vector=vector,
+            populations=analysis.populations,
+        )
+        answer = self.answerer.answer(analysis, hits, vector, top_k if filters is None else want)
+        if filters is None:
+            return answer
+        kept = [rp for rp in answer.passages if filters.allows(rp)][:top_k]
+        kept = [
+            RankedPassage(i, rp.passage, rp.score, rp.highlight, rp.highlight_score)
+            for i, rp in enumerate(kept, start=1)
+        ]
+        return replace(answer, passages=tuple(kept))
 
     # -- presentation helpers shared by the CLI and the app ----------------------------------
     def citation(self, rp: RankedPassage) -> str:
@@ -176,6 +193,8 @@ class Assistant:
         return {
             "question": answer.question,
             "answerable": answer.answerable,
+            "verdict": answer.verdict.value,
+            "missing_concepts": list(answer.missing_concepts),
             "confidence": answer.confidence,
             "passages": out,
         }
