@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             return cmd_serve(args)
         if args.command == "eval":
-            from ketaqa.evaluation.runs import cmd_eval
+            from ketaqa.apps.eval_command import cmd_eval
 
             return cmd_eval(args, _progress)
         if args.command == "bench":

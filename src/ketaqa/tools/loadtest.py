@@ -130,7 +130,7 @@ def cmd_loadtest(args: argparse.Namespace, progress: Callable[[str], None]) -> i
     import socket
 
     from ketaqa.config import REPO_ROOT
-    from ketaqa.evaluation.runs import load_questions
+    from ketaqa.evaluation.dataset import load_questions
     from ketaqa.pipeline.assistant import Assistant
 
     if not 1 <= args.clients <= 64 or not 1 <= args.seconds <= 600:
