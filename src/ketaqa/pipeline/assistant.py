@@ -6,7 +6,6 @@ the evaluation reports are the answers users see.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ketaqa.config import MAX_QUESTION_CHARS, MAX_TOP_K, Settings
@@ -15,6 +14,7 @@ from ketaqa.pipeline.answer import Answer, Answerer, RankedPassage
 from ketaqa.pipeline.embedding import Encoder, TextEncoder
 from ketaqa.pipeline.index import Index, index_status, open_index
 from ketaqa.pipeline.retrieve import HybridRetriever, Method
+from ketaqa.progress import Progress, quiet
 from ketaqa.text import has_control_characters
 
 NOTICE = (
@@ -83,7 +83,7 @@ class Assistant:
         settings: Settings | None = None,
         encoder: TextEncoder | None = None,
         rebuild: bool = False,
-        progress: Callable[[str], None] = lambda msg: None,
+        progress: Progress = quiet,
     ) -> Assistant:
         settings = settings or Settings.from_env()
         encoder = encoder or Encoder()
@@ -94,7 +94,7 @@ class Assistant:
     def open_for_queries(
         cls,
         settings: Settings | None = None,
-        progress: Callable[[str], None] = lambda msg: None,
+        progress: Progress = quiet,
     ) -> Assistant:
         """An assistant that answers through the light ONNX encoder when the index is current.
 
