@@ -7,13 +7,11 @@ import json
 import pytest
 
 from ketaqa.apps.cli import main
+from ketaqa.config import EXPECTED_SCORES_FILE
 from ketaqa.errors import InputError
-from ketaqa.evaluation.runs import (
-    EXPECTED_SCORES_FILE,
-    best_threshold,
-    load_questions,
-    run_evaluation,
-)
+from ketaqa.evaluation.dataset import load_questions
+from ketaqa.evaluation.run import run_evaluation
+from ketaqa.evaluation.tune import best_threshold
 
 
 @pytest.fixture(scope="session")

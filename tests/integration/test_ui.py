@@ -184,7 +184,7 @@ def test_api_errors_are_one_clear_line(client):
 
 
 def fake_run_evaluation(assistant, split, out_dir, questions_path=None, limit=None, progress=None):
-    """Stands in for ketaqa.evaluation.runs.run_evaluation (tested in test_evaluation.py): same
+    """Stands in for ketaqa.evaluation.run.run_evaluation (tested in test_evaluation.py): same
     signature, same files, in milliseconds."""
     import numpy as np
 
@@ -204,7 +204,7 @@ def fake_run_evaluation(assistant, split, out_dir, questions_path=None, limit=No
 
 
 def test_evaluate_endpoint(client, monkeypatch):
-    evaluation = pytest.importorskip("ketaqa.evaluation.runs")
+    evaluation = pytest.importorskip("ketaqa.evaluation.run")
     monkeypatch.setattr(evaluation, "run_evaluation", fake_run_evaluation)
     report = client.predict("dev", 4, api_name="/evaluate")
     assert report["split"] == "dev" and report["limit"] == 4

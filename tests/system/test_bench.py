@@ -5,7 +5,6 @@ Times are never asserted: only that each figure is a number with a baseline and 
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 from pathlib import Path
@@ -13,15 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ketaqa.apps.cli import build_parser
+from ketaqa.apps.tool_commands import cmd_bench
 from ketaqa.pipeline.fast_encoder import ENCODERS_DIR, export_onnx, fast_encoder_status
-from ketaqa.tools.bench import (
-    Plan,
-    add_bench_command,
-    cmd_bench,
-    figure,
-    render_markdown,
-    synthesise,
-)
+from ketaqa.tools.bench.figures import Plan, figure
+from ketaqa.tools.bench.report import render_markdown
+from ketaqa.tools.bench.scale import synthesise
 
 SECTIONS = ("warm_query", "cold_ask", "build", "memory", "scale")
 STAGES = ("tokenise", "bm25", "encode", "faiss", "fuse", "highlight")
@@ -72,9 +68,7 @@ def bench_settings(tmp_path, monkeypatch, settings, assistant, tmp_path_factory,
 @pytest.mark.slow
 def test_quick_bench_reports_every_section_beside_its_baseline(bench_settings, tmp_path):
     out = tmp_path / "report"
-    parser = argparse.ArgumentParser()
-    add_bench_command(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["bench", "--quick", "--out", str(out)])
+    args = build_parser().parse_args(["bench", "--quick", "--out", str(out)])
     messages: list[str] = []
     assert cmd_bench(args, messages.append) == 0
 
@@ -114,8 +108,7 @@ def test_quick_bench_reports_every_section_beside_its_baseline(bench_settings, t
 
 
 def test_parser_options():
-    parser = argparse.ArgumentParser()
-    add_bench_command(parser.add_subparsers(dest="command"))
+    parser = build_parser()
     args = parser.parse_args(["bench"])
     assert (args.quick, args.out, args.skip_scale) == (False, None, False)
     args = parser.parse_args(["bench", "--quick", "--skip-scale", "--out", "x"])

@@ -54,11 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--questions", type=Path, help="question set (default eval/questions.jsonl)"
     )
     _add_abstracts_commands(sub)
-    from ketaqa.tools.bench import add_bench_command
-    from ketaqa.tools.loadtest import add_loadtest_command
-
-    add_bench_command(sub)
-    add_loadtest_command(sub)
+    _add_bench_command(sub)
+    _add_loadtest_command(sub)
     return parser
 
 
@@ -86,6 +83,27 @@ def _add_abstracts_commands(subparsers: argparse._SubParsersAction) -> None:
     sub.add_parser("status", help="which cited references have an abstract loaded")
 
 
+def _add_bench_command(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "bench",
+        help="measure latency, memory, build time and scale beside a plain BM25 baseline",
+    )
+    p.add_argument("--quick", action="store_true", help="a small subset: seconds, not minutes")
+    p.add_argument("--out", type=Path, help="report folder (default eval/reports/bench-<date>/)")
+    p.add_argument(
+        "--skip-scale", action="store_true", help="skip the synthetic 10k/100k-passage corpora"
+    )
+    p.add_argument("--questions", type=Path, help="question set (default eval/questions.jsonl)")
+
+
+def _add_loadtest_command(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("loadtest", help="concurrent clients against the app on 127.0.0.1")
+    p.add_argument("--url", help="a running app (default: start one in-process on a free port)")
+    p.add_argument("--clients", type=int, default=16)
+    p.add_argument("--seconds", type=float, default=60.0)
+    p.add_argument("--out", type=Path, help="folder for loadtest.json (default eval/reports/)")
+
+
 def _port(value: str) -> int:
     try:
         port = int(value)
@@ -108,15 +126,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             return cmd_serve(args)
         if args.command == "eval":
-            from ketaqa.evaluation.runs import cmd_eval
+            from ketaqa.apps.eval_command import cmd_eval
 
             return cmd_eval(args, _progress)
         if args.command == "bench":
-            from ketaqa.tools.bench import cmd_bench
+            from ketaqa.apps.tool_commands import cmd_bench
 
             return cmd_bench(args, _progress)
         if args.command == "loadtest":
-            from ketaqa.tools.loadtest import cmd_loadtest
+            from ketaqa.apps.tool_commands import cmd_loadtest
 
             return cmd_loadtest(args, _progress)
         if args.command == "abstracts":

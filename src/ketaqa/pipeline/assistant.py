@@ -6,7 +6,6 @@ the evaluation reports are the answers users see.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from ketaqa.config import MAX_QUESTION_CHARS, MAX_TOP_K, Settings
@@ -17,6 +16,7 @@ from ketaqa.pipeline.index import Index, index_status, open_index
 from ketaqa.pipeline.query import QueryReader
 from ketaqa.pipeline.retrieve import HybridRetriever, Method, asks_for_citation
 from ketaqa.pipeline.verdict import VerdictModel
+from ketaqa.progress import Progress, quiet
 from ketaqa.text import has_control_characters
 
 NOTICE = (
@@ -95,7 +95,7 @@ class Assistant:
         settings: Settings | None = None,
         encoder: TextEncoder | None = None,
         rebuild: bool = False,
-        progress: Callable[[str], None] = lambda msg: None,
+        progress: Progress = quiet,
     ) -> Assistant:
         settings = settings or Settings.from_env()
         encoder = encoder or Encoder()
@@ -106,7 +106,7 @@ class Assistant:
     def open_for_queries(
         cls,
         settings: Settings | None = None,
-        progress: Callable[[str], None] = lambda msg: None,
+        progress: Progress = quiet,
     ) -> Assistant:
         """An assistant that answers through the light ONNX encoder when the index is current.
 

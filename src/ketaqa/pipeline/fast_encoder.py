@@ -16,7 +16,6 @@ tokenizer's own lower-casing) to a cosine of 0.9999 or better, which `export_onn
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -29,6 +28,7 @@ import numpy as np
 
 from ketaqa.config import offline_env
 from ketaqa.errors import KetaqaError
+from ketaqa.files import sha256_file, write_atomic
 from ketaqa.pipeline.embedding import DIMENSION, Encoder, TextEncoder, model_dir, model_fingerprint
 from ketaqa.progress import Progress, quiet
 
@@ -196,14 +196,6 @@ def artefact_dir(index_dir: Path, model_hash: str | None = None) -> Path:
     return Path(index_dir) / ENCODERS_DIR / f"onnx-{(model_hash or model_fingerprint())[:16]}"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def fast_encoder_status(index_dir: Path, model_path: Path | None = None) -> str:
     """ "ok", "missing", "stale: …" or "damaged: …" for the exported query encoder."""
     model_path = model_path or model_dir()
@@ -224,7 +216,7 @@ def fast_encoder_status(index_dir: Path, model_path: Path | None = None) -> str:
         return "stale: max_seq_length changed"
     if not onnx_path.exists():
         return f"damaged: {ONNX_FILE} is missing"
-    if _sha256(onnx_path) != meta.get("onnx_sha256"):
+    if sha256_file(onnx_path) != meta.get("onnx_sha256"):
         return f"damaged: {ONNX_FILE} does not match its checksum"
     return "ok"
 
@@ -359,7 +351,7 @@ def export_onnx(
             raise KetaqaError(
                 f"the ONNX export drifts from the torch model (cosine {cosine:.6f} < {MIN_COSINE})"
             )
-        onnx_sha = _sha256(tmp)
+        onnx_sha = sha256_file(tmp)
         os.replace(tmp, folder / ONNX_FILE)
     finally:
         tmp.unlink(missing_ok=True)
@@ -374,9 +366,7 @@ def export_onnx(
         "min_probe_cosine": round(cosine, 8),
         "export_seconds": round(time.perf_counter() - started, 3),
     }
-    meta_tmp = folder / f".{META_FILE}.{os.getpid()}.tmp"
-    meta_tmp.write_text(json.dumps(meta, indent=2), encoding="utf-8")
-    os.replace(meta_tmp, folder / META_FILE)  # written last: it marks the export complete
+    write_atomic(folder / META_FILE, json.dumps(meta, indent=2))  # last: marks it complete
     _remove_other_exports(folder)
     progress(f"ONNX query encoder exported in {meta['export_seconds']:.1f} s -> {folder}")
     return folder

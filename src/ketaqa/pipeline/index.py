@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -32,7 +31,7 @@ import numpy as np
 
 from ketaqa.config import DenseIndexSettings, Settings
 from ketaqa.errors import IndexStateError, KetaqaError
-from ketaqa.files import fsync_dir, write_atomic
+from ketaqa.files import fsync_dir, sha256_file, write_atomic
 from ketaqa.pipeline.abstract_corpus import abstract_files, abstract_passages, with_cached_ids
 from ketaqa.pipeline.corpus import Corpus, Reference, corpus_fingerprint, load_corpus
 from ketaqa.pipeline.embedding import MODEL_ID, Encoder, model_fingerprint
@@ -169,7 +168,7 @@ def build_index(
         np.save(build_dir / "units.npy", unit_vectors)
         manifest = {
             "fingerprint": asdict(fingerprint),
-            "files": {f: _sha256(build_dir / f) for f in FILES},
+            "files": {f: sha256_file(build_dir / f) for f in FILES},
             "references": [asdict(r) for r in cited],
             "passages": len(passages),
             "documents": {d.doc_id: document_citation(d) for d in corpus.documents},
@@ -326,12 +325,8 @@ def _verify_files(build_dir: Path, manifest: dict) -> None:
         path = build_dir / name
         if not path.exists():
             raise IndexStateError(f"damaged: {name} is missing")
-        if _sha256(path) != manifest["files"].get(name):
+        if sha256_file(path) != manifest["files"].get(name):
             raise IndexStateError(f"damaged: {name} does not match its checksum")
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _read_json(path: Path):

@@ -2,30 +2,25 @@
 
 Each client loops over the curated questions until the time is up (bounded in count and time,
 it stops by itself), and the run reports throughput, latency percentiles and every error.
-Only loopback addresses are accepted as targets.
+Only loopback addresses are accepted as targets. `ketaqa loadtest` (in `ketaqa.apps`) starts
+the app when no URL is given and writes the result.
 """
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
-import json
 import statistics
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 from ketaqa.errors import InputError
-from ketaqa.files import write_atomic
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 MAX_REQUESTS_PER_CLIENT = 100_000
 
 
-@dataclass
+@dataclass(frozen=True)
 class LoadResult:
     clients: int
     seconds: float
@@ -116,46 +111,3 @@ def run_load(
         max_ms=round(max(latencies, default=0.0), 1),
         error_samples=errors[:5],
     )
-
-
-def add_loadtest_command(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("loadtest", help="concurrent clients against the app on 127.0.0.1")
-    p.add_argument("--url", help="a running app (default: start one in-process on a free port)")
-    p.add_argument("--clients", type=int, default=16)
-    p.add_argument("--seconds", type=float, default=60.0)
-    p.add_argument("--out", type=Path, help="folder for loadtest.json (default eval/reports/)")
-
-
-def cmd_loadtest(args: argparse.Namespace, progress: Callable[[str], None]) -> int:
-    import socket
-
-    from ketaqa.config import REPO_ROOT
-    from ketaqa.evaluation.runs import load_questions
-    from ketaqa.pipeline.assistant import Assistant
-
-    if not 1 <= args.clients <= 64 or not 1 <= args.seconds <= 600:
-        raise InputError("--clients must be 1-64 and --seconds 1-600")
-    questions = [i.question for i in load_questions()]
-    app = None
-    url = args.url
-    if url is None:
-        from ketaqa.apps.ui import app as ui
-
-        assistant = Assistant.open_for_queries(progress=progress)
-        app = ui.build_app(assistant, assistant.settings)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        ui.launch(app, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
-        url = f"http://127.0.0.1:{port}/"
-    try:
-        progress(f"{args.clients} clients asking {url} for {args.seconds:.0f} s")
-        result = run_load(url, questions, args.clients, args.seconds)
-    finally:
-        if app is not None:
-            app.close()
-    out = args.out or REPO_ROOT / "eval" / "reports" / f"loadtest-{dt.date.today().isoformat()}"
-    out.mkdir(parents=True, exist_ok=True)
-    write_atomic(out / "loadtest.json", json.dumps(asdict(result), indent=2))
-    print(json.dumps(asdict(result), indent=2))
-    return 0 if result.errors == 0 else 1

@@ -29,7 +29,7 @@ def evaluate(
     progress: Callable[[str], None] | None,
 ) -> tuple[dict, Path]:
     """Run the evaluation into a fresh temporary folder: (report, that folder)."""
-    from ketaqa.evaluation.runs import (
+    from ketaqa.evaluation.run import (
         run_evaluation,  # lazily: matplotlib and ranx load only here
     )
 

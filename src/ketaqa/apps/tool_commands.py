@@ -1,0 +1,65 @@
+"""`ketaqa bench | loadtest`: turn the flags into a tool run, and write what it measured.
+
+The measuring lives in `ketaqa.tools`; choosing defaults, starting the app for a load test and
+writing the reports is the front end's part.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import socket
+from dataclasses import asdict
+
+from ketaqa.config import QUESTIONS_FILE, REPORTS_DIR, Settings
+from ketaqa.errors import InputError
+from ketaqa.files import write_atomic
+from ketaqa.progress import Progress
+
+
+def cmd_bench(args: argparse.Namespace, progress: Progress) -> int:
+    from ketaqa.tools.bench.figures import Plan
+    from ketaqa.tools.bench.run import bench_questions, run_bench, write_report
+
+    settings = Settings.from_env()
+    plan = Plan.quick() if args.quick else Plan.full()
+    out = args.out or REPORTS_DIR / f"bench-{dt.date.today().isoformat()}"
+    questions = bench_questions(args.questions or QUESTIONS_FILE, plan.questions)
+    report = run_bench(settings, plan, questions, progress, skip_scale=args.skip_scale)
+    write_report(report, out, progress)
+    return 0
+
+
+def cmd_loadtest(args: argparse.Namespace, progress: Progress) -> int:
+    """Load the app given by --url, or one started here on a free loopback port."""
+    from ketaqa.evaluation.dataset import load_questions
+    from ketaqa.pipeline.assistant import Assistant
+    from ketaqa.tools.loadtest import run_load
+
+    if not 1 <= args.clients <= 64 or not 1 <= args.seconds <= 600:
+        raise InputError("--clients must be 1-64 and --seconds 1-600")
+    questions = [i.question for i in load_questions()]
+    app = None
+    url = args.url
+    if url is None:
+        from ketaqa.apps.ui import app as ui
+
+        assistant = Assistant.open_for_queries(progress=progress)
+        app = ui.build_app(assistant, assistant.settings)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        ui.launch(app, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
+        url = f"http://127.0.0.1:{port}/"
+    try:
+        progress(f"{args.clients} clients asking {url} for {args.seconds:.0f} s")
+        result = run_load(url, questions, args.clients, args.seconds)
+    finally:
+        if app is not None:
+            app.close()
+    out = args.out or REPORTS_DIR / f"loadtest-{dt.date.today().isoformat()}"
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / "loadtest.json", json.dumps(asdict(result), indent=2))
+    print(json.dumps(asdict(result), indent=2))
+    return 0 if result.errors == 0 else 1

@@ -1,0 +1,98 @@
+"""`ketaqa eval --tune`: choose fusion, entry prior and abstention threshold on the dev split.
+
+The choice is written to `config.TUNED_SETTINGS_FILE`, which `Settings.from_env` reads; the test
+split is never looked at here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from ketaqa.config import TUNED_SETTINGS_FILE
+from ketaqa.evaluation.dataset import EvalItem, Judgments, build_qrels
+from ketaqa.evaluation.runs import DEPTH, collect_runs, retrieval_metrics
+from ketaqa.files import write_atomic
+from ketaqa.pipeline.assistant import Assistant
+from ketaqa.pipeline.retrieve import Method
+from ketaqa.progress import Progress
+
+
+def tune(assistant: Assistant, dev: list[EvalItem], progress: Progress) -> dict:
+    """Pick fusion and abstention settings on the dev split only."""
+    candidates = {}
+    for k in (5, 10, 20, 40, 60):
+        candidates[f"rrf k={k}"] = {"method": Method.HYBRID, "fusion": "rrf", "rrf_k": k}
+    for w in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+        candidates[f"weighted w={w}"] = {
+            "method": Method.HYBRID,
+            "fusion": "weighted",
+            "dense_weight": w,
+        }
+    runset = collect_runs(assistant, dev, candidates, with_full=False)
+    qrels = build_qrels(assistant.index.passages, dev)
+    ids = [i.id for i in dev]
+    scored = {name: retrieval_metrics(qrels, run, ids) for name, run in runset.runs.items()}
+    best = max(scored, key=lambda n: (scored[n]["mrr@10"], scored[n]["hit@1"], n))
+    progress(f"best fusion on dev: {best} {scored[best]}")
+    config = candidates[best]
+    chosen: dict[str, object] = {"fusion": config["fusion"]}
+    chosen.update({k: v for k, v in config.items() if k in ("rrf_k", "dense_weight")})
+    chosen["entry_prior"] = tune_entry_prior(assistant, dev, chosen, qrels, progress)
+
+    tuned = replace(assistant.settings, retrieval=replace(assistant.settings.retrieval, **chosen))
+    tuned_assistant = Assistant(tuned, assistant.encoder, assistant.index)
+    confidences = []
+    for item in dev:
+        answer = tuned_assistant.ask(item.question, top_k=DEPTH)
+        confidences.append((answer.confidence, item.answerable))
+    threshold = best_threshold(confidences)
+    chosen["abstain_threshold"] = threshold
+    progress(f"abstention threshold on dev: {threshold}")
+    return {"retrieval": chosen, "dev_fusion_scores": scored}
+
+
+def tune_entry_prior(
+    assistant: Assistant,
+    dev: list[EvalItem],
+    chosen: dict,
+    qrels: Judgments,
+    progress: Progress,
+) -> float:
+    """The bibliography-entry prior with the best dev MRR@10 for the chosen fusion."""
+    scores = {}
+    for prior in (1.0, 0.9, 0.8, 0.7, 0.6):
+        trial = replace(assistant.settings.retrieval, **chosen, entry_prior=prior)
+        trial_assistant = Assistant(
+            replace(assistant.settings, retrieval=trial), assistant.encoder, assistant.index
+        )
+        run = {}
+        for item in dev:
+            answer = trial_assistant.ask(item.question, top_k=DEPTH)
+            run[item.id] = {rp.passage.id: float(DEPTH - rp.rank + 1) for rp in answer.passages}
+        scores[prior] = retrieval_metrics(qrels, run, [i.id for i in dev])
+    best = max(scores, key=lambda p: (scores[p]["mrr@10"], scores[p]["hit@1"], p))
+    progress(f"bibliography-entry prior on dev: {best} {scores[best]}")
+    return best
+
+
+def best_threshold(confidences: list[tuple[float, bool]]) -> float:
+    """The threshold with the best balanced accuracy (abstain below it), middle of the gap."""
+    values = sorted({c for c, _ in confidences})
+    cuts = [values[0] - 1e-3] + [(a + b) / 2 for a, b in zip(values, values[1:], strict=False)]
+    pos = sum(1 for _, a in confidences if a) or 1
+    neg = sum(1 for _, a in confidences if not a) or 1
+
+    def balanced(t: float) -> float:
+        tp = sum(1 for c, a in confidences if a and c >= t)
+        tn = sum(1 for c, a in confidences if not a and c < t)
+        return tp / pos + tn / neg
+
+    return round(max(cuts, key=lambda t: (balanced(t), -t)), 4)
+
+
+def write_tuned_settings(tuned: dict, path: Path = TUNED_SETTINGS_FILE) -> Path:
+    """Save what `tune` chose where `Settings.from_env` reads it."""
+    write_atomic(path, json.dumps(tuned, indent=2) + "\n")
+    return path
