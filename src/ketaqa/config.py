@@ -59,12 +59,12 @@ class RetrievalSettings:
 
     fusion: str = "weighted"  # "rrf" or "weighted"
     rrf_k: int = 60
-    dense_weight: float = 0.4  # weight of the dense score in the weighted fusion
+    dense_weight: float = 0.5  # weight of the dense score in the weighted fusion
     bm25_variant: str = "okapi"  # "okapi" | "plus" | "l"
     candidates: int = 50  # per retriever, before fusion
-    entry_prior: float = 0.7  # bibliography entries' weight unless a publication is looked up
-    population_boost: float = 1.0  # weight of passages about the population a question names
-    abstain_threshold: float = 0.5357  # below this answer confidence, `answerable` is false
+    entry_prior: float = 0.5  # weight of passages that name publications, unless one is looked up
+    population_boost: float = 1.7  # weight of passages about the population a question names
+    abstain_threshold: float = 0.5357  # the fallback verdict's, used only without a fitted model
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -15,6 +15,7 @@ from ketaqa.pipeline.assistant import NOTICE
 from ketaqa.pipeline.corpus import load_corpus
 from ketaqa.pipeline.passages import build_passages, split_sentences
 from ketaqa.pipeline.structure import document_citation
+from ketaqa.pipeline.verdict import Verdict, verdict_sentence
 
 CORPUS = REPO_ROOT / "corpus"
 
@@ -87,18 +88,23 @@ def test_answer_escapes_the_question_and_says_first_when_unanswered(passages, by
     question = "<script>alert('x')</script> What oral ketamine dose is suggested?"
     chosen = tuple(ranked(p, i) for i, p in enumerate(passages[10:13], start=1))
     citations = {rp.passage.id: "cited" for rp in chosen}
-    for answerable in (True, False):
+    for verdict in Verdict:
+        missing = ("pregnancy",) if verdict is Verdict.NOT_COVERED else ()
         page = render.answer_html(
-            Answer(question, answerable, 0.5, chosen), by_id, references, citations
+            Answer(question, verdict, 0.5, missing, chosen), by_id, references, citations
         )
         assert "<script>" not in page
         assert html.escape(question) in page
         assert page.count('<div class="passage">') == len(chosen)
         assert page.count("<mark>") >= len(chosen)
-        weak = page.count("Does not answer the question")
-        assert weak == (0 if answerable else len(chosen))
-    assert page.index(render.NOT_ANSWERED) < page.index("<article")
-    empty = render.answer_html(Answer(question, False, 0.0, ()), by_id, references, {})
+        related = page.count(render.RELATED_BADGE)
+        assert related == (0 if verdict is Verdict.ANSWERS else len(chosen))
+        sentence = html.escape(verdict_sentence(verdict, missing))
+        assert page.index(sentence) < page.index("<article")  # the verdict comes first
+    assert "does not mention “pregnancy”" in verdict_sentence(Verdict.NOT_COVERED, ("pregnancy",))
+    empty = render.answer_html(
+        Answer(question, Verdict.RELATED, 0.0, (), ()), by_id, references, {}
+    )
     assert "No passages match these filters." in empty
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from ketaqa.abstracts.pubmed import EUTILS_URL
 from ketaqa.config import offline_env
 from ketaqa.errors import InputError, KetaqaError
+from ketaqa.pipeline.verdict import verdict_sentence
 
 EXIT_USAGE = 2
 EXIT_ERROR = 1
@@ -242,12 +243,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def format_answer(assistant, answer) -> str:
     """Readable output: rank, section, page, citation, and the text with the highlight marked."""
-    lines = [f"Q: {answer.question}"]
-    if not answer.answerable:
-        lines.append(
-            "The statement does not answer this question. Nearest passages, "
-            "shown as NOT answering it:"
-        )
+    lines = [f"Q: {answer.question}", verdict_sentence(answer.verdict, answer.missing_concepts)]
     for rp in answer.passages:
         p = rp.passage
         start, end = rp.highlight

@@ -48,7 +48,7 @@ class Answer:
     question: str
     verdict: Verdict
     confidence: float  # the model's probability that a passage answers
-    missing_concepts: tuple[str, ...]  # question concepts the statement never mentions
+    missing_concepts: tuple[str, ...]  # the question's specific concepts the statement lacks
     passages: tuple[RankedPassage, ...]
 
     @property
@@ -82,14 +82,14 @@ class Answerer:
         self, analysis: QueryAnalysis, hits: list[Hit], query_vector: np.ndarray, top_k: int
     ) -> Answer:
         """Highlights for the first `top_k` hits; the verdict from all of them."""
-        terms = list(dict.fromkeys(self.index.tokenizer.tokenize(analysis.search_text)))
+        terms = self.terms(analysis)
         ranked = []
         for rank, hit in enumerate(hits[:top_k], start=1):
             span, score = self.highlight(hit.passage, terms, query_vector)
             ranked.append(
                 RankedPassage(rank, self.index.passages[hit.passage], hit.score, span, score)
             )
-        values = self.signals(analysis, terms, hits, query_vector)
+        values = self.signals(analysis, hits, query_vector)
         if self.model is not None:
             probability = self.model.probability(values)
             threshold = self.model.threshold
@@ -134,10 +134,14 @@ class Answerer:
                 best, best_score = (start, end), score
         return best, best_score
 
+    def terms(self, analysis: QueryAnalysis) -> list[str]:
+        return list(dict.fromkeys(self.index.tokenizer.tokenize(analysis.search_text)))
+
     def signals(
-        self, analysis: QueryAnalysis, terms: list[str], hits: list[Hit], vector: np.ndarray
+        self, analysis: QueryAnalysis, hits: list[Hit], vector: np.ndarray
     ) -> dict[str, float]:
         """The query-performance signals the verdict model reads (see `verdict.SIGNALS`)."""
+        terms = self.terms(analysis)
         top = self.evidence(hits, analysis.lookup)
         out = dict.fromkeys(SIGNAL_NAMES, 0.0)
         concepts = analysis.concepts

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
 from ketaqa.config import MAX_QUESTION_CHARS, MAX_TOP_K, Settings
 from ketaqa.errors import InputError
 from ketaqa.pipeline.answer import SIGNAL_DEPTH, Answer, Answerer, RankedPassage
 from ketaqa.pipeline.embedding import Encoder, TextEncoder, general_vocabulary
 from ketaqa.pipeline.index import Index, index_status, open_index
-from ketaqa.pipeline.query import QueryReader
-from ketaqa.pipeline.retrieve import HybridRetriever, Method, asks_for_citation
+from ketaqa.pipeline.outline import BlockKind
+from ketaqa.pipeline.query import QueryAnalysis, QueryReader
+from ketaqa.pipeline.retrieve import Hit, HybridRetriever, Method, asks_for_citation
 from ketaqa.pipeline.verdict import VerdictModel
 from ketaqa.progress import Progress, quiet
 from ketaqa.text import has_control_characters
@@ -83,10 +86,12 @@ class Assistant:
             VerdictModel.load(self.settings.verdict_model_file),
             self.settings.retrieval.abstain_threshold,
         )
+        passages = self.index.passages
         self.reader = QueryReader(
             self.index.tokenizer,
-            [f"{p.section}\n{p.text}" for p in self.index.passages],
+            [f"{p.section}\n{p.text}" for p in passages if p.kind != BlockKind.ENTRY],
             general_vocabulary(),
+            reference_texts=[p.text for p in passages if p.kind == BlockKind.ENTRY],
         )
 
     @classmethod
@@ -129,18 +134,10 @@ class Assistant:
     ) -> Answer:
         question = validate_question(question)
         top_k = validate_top_k(top_k)
-        analysis = self.reader.read(question, lookup=asks_for_citation(question))
-        vector = self.encoder.encode([analysis.search_text])[0]
         want = max(top_k, SIGNAL_DEPTH)
         if filters is not None:
             want = max(top_k * 4, self.settings.retrieval.candidates)
-        hits = self.retriever.search(
-            analysis.search_text,
-            want,
-            method,
-            query_vector=vector,
-            populations=analysis.populations,
-        )
+        analysis, hits, vector = self.retrieve(question, want, method)
         answer = self.answerer.answer(analysis, hits, vector, top_k if filters is None else want)
         if filters is None:
             return answer
@@ -150,6 +147,27 @@ class Assistant:
             for i, rp in enumerate(kept, start=1)
         ]
         return replace(answer, passages=tuple(kept))
+
+    def retrieve(
+        self, question: str, k: int, method: Method = Method.HYBRID
+    ) -> tuple[QueryAnalysis, list[Hit], np.ndarray]:
+        """Read the question, encode what it asks for, and rank passages: the one path that
+        `ask`, the verdict's fitting and the benchmarks share."""
+        analysis = self.reader.read(question, lookup=asks_for_citation(question))
+        vector = self.encoder.encode([analysis.search_text])[0]
+        hits = self.retriever.search(
+            analysis.search_text,
+            k,
+            method,
+            query_vector=vector,
+            populations=analysis.populations,
+        )
+        return analysis, hits, vector
+
+    def signals(self, question: str) -> dict[str, float]:
+        """The verdict model's inputs for one question, exactly as `ask` computes them."""
+        analysis, hits, vector = self.retrieve(validate_question(question), SIGNAL_DEPTH)
+        return self.answerer.signals(analysis, hits, vector)
 
     # -- presentation helpers shared by the CLI and the app ----------------------------------
     def citation(self, rp: RankedPassage) -> str:

@@ -139,14 +139,22 @@ class QueryReader:
         general_words: frozenset[str],
         lexicon: Lexicon | None = None,
         word_frequency: Callable[[str], float] | None = None,
+        reference_texts: Iterable[str] = (),
     ):
-        """`texts`: everything the corpus says, headings included; a concept counts as
-        mentioned when it occurs anywhere in them, so "not mentioned" is a checkable fact."""
+        """`texts`: what the corpus says, headings included; `reference_texts`: its
+        bibliography entries. A concept counts as mentioned when it occurs in `texts`, or, for
+        a question that looks up a publication, in the bibliography too: that a paper's title
+        says "depression" does not mean the statement says anything about depression."""
         self.tokenizer = tokenizer
         self.lexicon = load_lexicon() if lexicon is None else lexicon
         self._word_frequency = word_frequency or english_zipf
+        references = list(reference_texts)
         texts = list(texts)
-        self.mentioned_terms = {t for text in texts for t in tokenizer.tokenize(text)}
+        self.body_terms = {t for text in texts for t in tokenizer.tokenize(text)}
+        self.all_terms = self.body_terms | {
+            t for text in references for t in tokenizer.tokenize(text)
+        }
+        texts += references
         counts: dict[str, int] = {}
         for text in texts:
             for w in raw_words(text):
@@ -172,13 +180,14 @@ class QueryReader:
         """Analyse a validated question; `lookup` when it looks up a publication, so that
         words found only in the bibliography count as mentioned."""
         corrections = self._correct(clean(question))
+        terms = self.all_terms if lookup else self.body_terms
         text = clean(question)
         for typed, fixed in corrections:
             text = _phrase_re(typed).sub(fixed, text)
         expansions, covered = self._expand(text)
         expansions += self._capital_terms(question)
         concepts = [
-            Concept(typed, words, self._mentioned(words), self._zipf(typed))
+            Concept(typed, words, self._mentioned(words, terms), self._zipf(typed))
             for typed, words in expansions
         ]
         covered_words = {w for t in covered for w in _words_of(t)}
@@ -194,7 +203,9 @@ class QueryReader:
             ):
                 continue
             seen.add(word)
-            concepts.append(Concept(word, (word,), self._mentioned((word,)), self._zipf(word)))
+            concepts.append(
+                Concept(word, (word,), self._mentioned((word,), terms), self._zipf(word))
+            )
         unknown = tuple(
             w
             for w in dict.fromkeys(raw_words(text))
@@ -251,11 +262,11 @@ class QueryReader:
                 fixes.append((word, fix))
         return fixes
 
-    def _mentioned(self, words: tuple[str, ...]) -> bool:
-        """A reading is mentioned when every index term of one of its words is in the text."""
+    def _mentioned(self, words: tuple[str, ...], terms: set[str]) -> bool:
+        """A reading is mentioned when every index term of one of its words is in `terms`."""
         for w in words:
             toks = self.tokenizer.tokenize(w)
-            if toks and all(t in self.mentioned_terms for t in toks):
+            if toks and all(t in terms for t in toks):
                 return True
         return False
 

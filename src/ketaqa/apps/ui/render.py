@@ -20,11 +20,12 @@ from ketaqa.pipeline.answer import Answer, RankedPassage
 from ketaqa.pipeline.assistant import NOTICE
 from ketaqa.pipeline.corpus import Reference
 from ketaqa.pipeline.passages import Passage
+from ketaqa.pipeline.verdict import verdict_sentence
 
 if TYPE_CHECKING:
     from ketaqa import teaching
 
-NOT_ANSWERED = "The statement does not answer this question."
+RELATED_BADGE = "Related passage, not an answer"
 
 # Evidence grades as the statement words them, e.g. "grade B recommendation, low to moderate
 # level of certainty", "grade C evidence", "grade D, low level of certainty",
@@ -168,7 +169,7 @@ def passage_card(
     header = [f'<span class="rank">[{rp.rank}]</span>', _breadcrumb(p.section.parts)]
     header.append(f'<span class="page">{_e(p.pages.label() or "page not known")}</span>')
     if not answers:
-        header.append('<span class="badge no">Does not answer the question</span>')
+        header.append(f'<span class="badge no">{RELATED_BADGE}</span>')
     for grade in evidence_grades(p.text):
         header.append(
             f'<span class="badge grade" title="quoted from the passage">“{_e(grade)}”</span>'
@@ -204,20 +205,16 @@ def answer_html(
     references: Mapping[str, Reference],
     citations: Mapping[str, str],
 ) -> str:
-    """The verdict first (answered or not), then one card per passage.
+    """The verdict first, in words, then one card per passage.
 
     `citations` maps each passage id of the answer to its citation as the assistant words it."""
-    if answer.answerable:
-        verdict = (
-            f'<p class="verdict ok">Passages for <q>{_e(answer.question)}</q> '
-            f"(confidence {answer.confidence:.2f}); the best sentence in each is marked.</p>"
-        )
-    else:
-        verdict = (
-            f'<p class="verdict no"><strong>{NOT_ANSWERED}</strong> The nearest passages are '
-            f"shown below; they do not answer <q>{_e(answer.question)}</q> "
-            f"(confidence {answer.confidence:.2f}).</p>"
-        )
+    sentence = verdict_sentence(answer.verdict, answer.missing_concepts)
+    kind = "ok" if answer.answerable else "no"
+    verdict = (
+        f'<p class="verdict {kind}" data-verdict="{answer.verdict.value}">'
+        f'<strong>{_e(sentence)}</strong> <span class="asked">Asked: <q>{_e(answer.question)}</q>'
+        "</span></p>"
+    )
     if not answer.passages:
         return verdict + '<p class="error">No passages match these filters.</p>'
     cards = "".join(
