@@ -196,7 +196,8 @@ class EntrezClient:
             Entrez.sleep_between_tries = self.config.backoff
             try:
                 with warnings.catch_warnings():
-                    warnings.filterwarnings("ignore", message=r"(?s)\s*Email address is not specified")
+                    # We warn about a missing e-mail ourselves, once, in the CLI.
+                    warnings.filterwarnings("ignore", message=r"(?s)\s*Email address is not")
                     yield
             finally:
                 Entrez.urlopen, Entrez.max_tries, Entrez.sleep_between_tries = saved

@@ -92,9 +92,8 @@ def format_status(st: AbstractStatus, corpus_dir: Path) -> str:
     width = max((len(r.key) for r in st.rows), default=3)
     lines.append(f"{'key':<{width}}  {'state':<14}  {'PMID':<9}  {'found by':<15}  why / how")
     for r in st.rows:
-        lines.append(
-            f"{r.key:<{width}}  {r.state:<14}  {r.pmid or '-':<9}  {r.how or '-':<15}  {r.detail}".rstrip()
-        )
+        row = f"{r.key:<{width}}  {r.state:<14}  {r.pmid or '-':<9}  {r.how or '-':<15}"
+        lines.append(f"{row}  {r.detail}".rstrip())
     if st.unreadable:
         lines.append("corrupt cached files (delete and fetch again): " + ", ".join(st.unreadable))
     if st.unknown:
