@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import replace
 
@@ -10,6 +11,9 @@ import pytest
 from ketaqa.config import REPO_ROOT, Settings, offline_env
 
 offline_env()
+# No test reaches NCBI: `ketaqa index` skips its first-run fetch unless a test turns it on
+# (with a loopback E-utilities server, tests/integration/test_first_run.py).
+os.environ["KETAQA_ABSTRACTS"] = "off"
 
 CORPUS = REPO_ROOT / "corpus"
 STATEMENT = CORPUS / "position-statement.txt"

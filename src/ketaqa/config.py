@@ -22,6 +22,7 @@ TUNED_SETTINGS_FILE = EVAL_DIR / "tuned_settings.json"
 VERDICT_MODEL_FILE = EVAL_DIR / "verdict_model.json"
 REPORTS_DIR = EVAL_DIR / "reports"
 
+EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
 MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 50
 
@@ -100,10 +101,37 @@ class ServerSettings:
 
 @dataclass(frozen=True)
 class AbstractsSettings:
-    """What NCBI asks callers to send: an e-mail, and optionally an API key (10 requests/s)."""
+    """What NCBI asks callers to send (an e-mail, optionally an API key for 10 requests/s), and
+    whether `ketaqa index` fetches missing abstracts once, after a short probe of E-utilities."""
 
     ncbi_email: str | None = None
     ncbi_api_key: str | None = None
+    fetch_on_index: bool = True  # KETAQA_ABSTRACTS=off turns the first-run fetch off
+    probe_timeout: float = 3.0  # seconds; offline, `make run` waits no longer than this
+    eutils_url: str = EUTILS_URL
+
+
+def abstracts_from_env(env: dict[str, str]) -> AbstractsSettings:
+    """KETAQA_NCBI_EMAIL, KETAQA_NCBI_API_KEY, KETAQA_ABSTRACTS (on/off),
+    KETAQA_ABSTRACTS_PROBE_TIMEOUT (seconds) and KETAQA_EUTILS_URL."""
+    default = AbstractsSettings()
+    switch = (env.get("KETAQA_ABSTRACTS") or "on").strip().lower()
+    if switch not in ("on", "off"):
+        raise KetaqaError(f"KETAQA_ABSTRACTS must be 'on' or 'off', not {switch!r}")
+    raw = env.get("KETAQA_ABSTRACTS_PROBE_TIMEOUT")
+    try:
+        probe = float(raw) if raw else default.probe_timeout
+    except ValueError as exc:
+        raise KetaqaError(f"KETAQA_ABSTRACTS_PROBE_TIMEOUT must be seconds, not {raw!r}") from exc
+    if not 0 < probe <= 60:
+        raise KetaqaError(f"KETAQA_ABSTRACTS_PROBE_TIMEOUT must be in (0, 60], not {probe:g}")
+    return AbstractsSettings(
+        ncbi_email=env.get("KETAQA_NCBI_EMAIL") or None,
+        ncbi_api_key=env.get("KETAQA_NCBI_API_KEY") or None,
+        fetch_on_index=switch == "on",
+        probe_timeout=probe,
+        eutils_url=env.get("KETAQA_EUTILS_URL") or default.eutils_url,
+    )
 
 
 @dataclass(frozen=True)
@@ -129,10 +157,7 @@ class Settings:
         return cls(
             retrieval=load_tuned_retrieval(TUNED_SETTINGS_FILE),
             server=server_from_env(env),
-            abstracts=AbstractsSettings(
-                ncbi_email=env.get("KETAQA_NCBI_EMAIL") or None,
-                ncbi_api_key=env.get("KETAQA_NCBI_API_KEY") or None,
-            ),
+            abstracts=abstracts_from_env(env),
             **{k: Path(v) for k, v in paths.items() if v},
         )
 

@@ -56,6 +56,7 @@ STAGES = [
     "retrieve",
     "verdict",
     "answer",
+    "source_evidence",
     "assistant",
 ]
 

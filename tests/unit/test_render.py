@@ -164,3 +164,20 @@ def test_metrics_table_rows():
     assert rows[0][0] == "bm25" and rows[0][2] == 0.75
     answer = dict(render.flat("", report["answer"]))
     assert answer == {"abstain_accuracy": 0.9, "span_found.top1": 0.5}
+
+
+def test_source_evidence_is_shown_beside_the_statement_escaped():
+    evidence = [
+        {
+            "pmid": "90000021",
+            "label": "CONCLUSIONS",
+            "text": "did <not> prevent",
+            "reference_key": "k",
+        },
+        {"pmid": None, "label": None, "text": "plain", "reference_key": "other2020"},
+    ]
+    out = render.source_evidence_html(evidence)
+    assert "What the source says" in out
+    assert "CONCLUSIONS" in out and "PMID 90000021" in out and "did &lt;not&gt; prevent" in out
+    assert "ABSTRACT" in out and "other2020" in out
+    assert render.source_evidence_html([]) == ""

@@ -10,7 +10,6 @@ import json
 import sys
 from pathlib import Path
 
-from ketaqa.abstracts.pubmed import EUTILS_URL
 from ketaqa.config import offline_env
 from ketaqa.errors import InputError, KetaqaError
 from ketaqa.pipeline.verdict import verdict_sentence
@@ -32,6 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_index = sub.add_parser("index", help="build the index if it is missing or stale")
     p_index.add_argument("--rebuild", action="store_true", help="rebuild even if up to date")
+    p_index.add_argument(
+        "--no-fetch",
+        action="store_true",
+        help="skip the first run's fetch of missing abstracts (or KETAQA_ABSTRACTS=off)",
+    )
 
     p_ask = sub.add_parser("ask", help="answer a question with passages from the corpus")
     p_ask.add_argument("question", nargs="?", help="the question, in quotes")
@@ -76,11 +80,15 @@ def _add_abstracts_commands(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="NCBI API key: 10 requests/s instead of 3 (or KETAQA_NCBI_API_KEY)",
     )
-    p_fetch.add_argument("--base-url", default=EUTILS_URL, help="E-utilities base URL")
+    p_fetch.add_argument(
+        "--base-url", default=None, help="E-utilities base URL (or KETAQA_EUTILS_URL)"
+    )
     p_fetch.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
     p_fetch.add_argument("--refresh", action="store_true", help="fetch cached ones again too")
-    p_import = sub.add_parser("import", help="import a PubMed XML export (file or folder)")
-    p_import.add_argument("path", type=Path, help="PubmedArticleSet .xml file, or a folder")
+    p_import = sub.add_parser(
+        "import", help="import a PubMed XML, MEDLINE/NBIB or RIS export (file or folder)"
+    )
+    p_import.add_argument("path", type=Path, help="an export file, or a folder of them")
     sub.add_parser("status", help="which cited references have an abstract loaded")
 
 
@@ -161,6 +169,10 @@ def cmd_index(args: argparse.Namespace) -> int:
     from ketaqa.pipeline.index import index_status, open_index
 
     settings = Settings.from_env()
+    if not args.no_fetch:
+        from ketaqa.abstracts.first_run import first_run_fetch
+
+        first_run_fetch(settings.corpus_dir, settings.abstracts, _progress)
     status = "rebuild requested" if args.rebuild else index_status(settings)
     if status == "ok":
         _progress(f"index is up to date in {settings.index_dir}")

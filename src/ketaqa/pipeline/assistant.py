@@ -18,6 +18,7 @@ from ketaqa.pipeline.index import Index, index_status, open_index
 from ketaqa.pipeline.outline import BlockKind
 from ketaqa.pipeline.query import QueryAnalysis, QueryReader
 from ketaqa.pipeline.retrieve import Hit, HybridRetriever, Method, asks_for_citation
+from ketaqa.pipeline.source_evidence import SourceEvidenceFinder
 from ketaqa.pipeline.verdict import VerdictModel
 from ketaqa.progress import Progress, quiet
 from ketaqa.text import has_control_characters
@@ -184,6 +185,7 @@ class Assistant:
     def to_json(self, answer: Answer) -> dict:
         """The CLI's JSON contract (see README)."""
         out = []
+        sources = SourceEvidenceFinder(self.index)
         for rp in answer.passages:
             p = rp.passage
             ref = self.index.references.get(p.reference_key) if p.reference_key else None
@@ -206,6 +208,7 @@ class Assistant:
                     "citation_note": ref.citation_note if ref else None,
                     "footnotes": [{"mark": f.mark, "text": f.text} for f in p.footnotes],
                     "score": round(float(rp.score), 6),
+                    "source_evidence": [e.to_json() for e in sources.find(p, rp.highlight)],
                 }
             )
         return {

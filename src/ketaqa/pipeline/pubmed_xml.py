@@ -1,8 +1,9 @@
 """PubMed XML: the records the abstract cache stores, and the parser that reads them.
 
 The cache under `corpus/abstracts/` holds one PubmedArticleSet per reference, exactly as NCBI
-sent it (or as the user exported it), so reading the cache means parsing PubMed XML. Only the
-standard library (xml.etree): abstracts are an optional extra and must not pull in dependencies.
+sent it (or as the user exported it), so reading the cache means parsing PubMed XML. A user's
+file is untrusted, so it is parsed with defusedxml (no entity expansion, no external entities or
+DTD fetches) into plain xml.etree elements.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+
+import defusedxml
+import defusedxml.ElementTree as SafeET
 
 from ketaqa.errors import KetaqaError
 
@@ -45,9 +49,11 @@ def parse_article_set(data: bytes, source: str) -> list[PubmedRecord]:
     `source` names the file or request in error messages.
     """
     try:
-        root = ET.fromstring(data)
+        root = SafeET.fromstring(data)
     except ET.ParseError as exc:
         raise PubmedXMLError(f"{source}: malformed XML ({exc})") from exc
+    except defusedxml.DefusedXmlException as exc:
+        raise PubmedXMLError(f"{source}: refused unsafe XML ({exc})") from exc
     if root.tag in ("PubmedArticle", "PubmedBookArticle"):
         articles = [root]
     elif root.tag == "PubmedArticleSet":
