@@ -113,6 +113,9 @@ class Settings:
     dense_index: DenseIndexSettings = field(default_factory=DenseIndexSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     abstracts: AbstractsSettings = field(default_factory=AbstractsSettings)
+    # Teaching sets in PostgreSQL instead of data_dir's SQLite file (KETAQA_DATABASE_URL),
+    # so several app replicas share them.
+    database_url: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -130,6 +133,7 @@ class Settings:
                 ncbi_email=env.get("KETAQA_NCBI_EMAIL") or None,
                 ncbi_api_key=env.get("KETAQA_NCBI_API_KEY") or None,
             ),
+            database_url=env.get("KETAQA_DATABASE_URL") or None,
             **{k: Path(v) for k, v in paths.items() if v},
         )
 

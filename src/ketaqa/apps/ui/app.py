@@ -31,7 +31,7 @@ def build_app(
     concurrency: int = ServerSettings.concurrency,
 ) -> gr.Blocks:
     settings = settings or assistant.settings
-    store = teaching.TeachingStore.for_settings(settings)
+    store = teaching.open_store(settings)
     by_id = {p.id: p for p in assistant.index.passages}
     with gr.Blocks(
         title="ketaqa — ketamine position statement",
