@@ -108,6 +108,11 @@ def _add_loadtest_command(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--clients", type=int, default=16)
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--out", type=Path, help="folder for loadtest.json (default eval/reports/)")
+    p.add_argument(
+        "--api",
+        action="store_true",
+        help="POST /api/ask with wrk instead (needs --url; --clients = open connections)",
+    )
 
 
 def _port(value: str) -> int:
