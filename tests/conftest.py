@@ -66,3 +66,6 @@ def fresh_settings(tmp_path) -> Settings:
         index_dir=tmp_path / "index",
         data_dir=tmp_path / "data",
     )
+
+
+from pg_fixture import _pg_database, pg_url, postgres_server  # noqa: E402, F401  (fixtures)

@@ -144,6 +144,9 @@ class Settings:
     dense_index: DenseIndexSettings = field(default_factory=DenseIndexSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     abstracts: AbstractsSettings = field(default_factory=AbstractsSettings)
+    # Teaching sets in PostgreSQL instead of data_dir's SQLite file (KETAQA_DATABASE_URL),
+    # so several app replicas share them.
+    database_url: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -158,6 +161,7 @@ class Settings:
             retrieval=load_tuned_retrieval(TUNED_SETTINGS_FILE),
             server=server_from_env(env),
             abstracts=abstracts_from_env(env),
+            database_url=env.get("KETAQA_DATABASE_URL") or None,
             **{k: Path(v) for k, v in paths.items() if v},
         )
 

@@ -46,6 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_serve = sub.add_parser("serve", help="serve the browser app on this machine")
     p_serve.add_argument("--host", help="address to listen on (default 127.0.0.1; KETAQA_HOST)")
     p_serve.add_argument("--port", type=_port, help="port (default 7860; KETAQA_PORT)")
+    p_serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="app processes, one per port from --port up (default 1; see README, Replicas)",
+    )
 
     p_eval = sub.add_parser("eval", help="score every retriever on the curated question set")
     p_eval.add_argument("--split", choices=("dev", "test", "all"), default="test")
@@ -111,6 +117,11 @@ def _add_loadtest_command(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--clients", type=int, default=16)
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--out", type=Path, help="folder for loadtest.json (default eval/reports/)")
+    p.add_argument(
+        "--api",
+        action="store_true",
+        help="POST /api/ask with wrk instead (needs --url; --clients = open connections)",
+    )
 
 
 def _port(value: str) -> int:
@@ -198,6 +209,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host or settings.server.host,
         port=args.port or settings.server.port,
     )
+    if args.workers != 1:
+        from ketaqa.apps.replicas import serve_workers
+
+        return serve_workers(server.host, server.port, args.workers, _progress)
     _progress("loading the index (it is built first if missing or stale)")
     assistant = Assistant.open_for_queries(settings, progress=_progress)
     _progress(

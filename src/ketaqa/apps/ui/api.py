@@ -33,7 +33,7 @@ def _plain(value: dict) -> dict:
 @dataclass(frozen=True)
 class Api:
     assistant: Assistant
-    store: teaching.TeachingStore
+    store: teaching.SetStore
 
     def ask(self, question: str, top_k: int = 5) -> dict:
         """Answer a question: the same JSON as `ketaqa ask --json`."""
@@ -116,7 +116,7 @@ class Api:
         return _plain(report)
 
 
-def register(assistant: Assistant, store: teaching.TeachingStore) -> None:
+def register(assistant: Assistant, store: teaching.SetStore) -> None:
     """Add the named endpoints to the Blocks being built (call inside `with gr.Blocks()`)."""
     api = Api(assistant, store)
     gr.api(api.ask, api_name="ask")

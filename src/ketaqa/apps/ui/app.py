@@ -4,6 +4,8 @@ One module per tab (`ask_tab`, `sets_tab`, `eval_tab`), each with a `build()` th
 components and returns them by name, and a `wire()` that connects its events through those
 names; `api` adds the named endpoints and `render` turns results into HTML. Everything is
 built first, then wired, because saving on the Ask tab refreshes the Teaching sets tab.
+`launch` also serves the plain JSON API of `ketaqa.apps.json_api` (/api/ask, ...) on the
+same port, behind the same login.
 """
 
 from dataclasses import replace
@@ -11,6 +13,7 @@ from dataclasses import replace
 import gradio as gr
 
 from ketaqa import teaching
+from ketaqa.apps.json_api import JsonApi
 from ketaqa.apps.ui import api, ask_tab, eval_tab, render, sets_tab
 from ketaqa.apps.ui.widgets import html_box
 from ketaqa.config import ServerSettings, Settings
@@ -31,7 +34,7 @@ def build_app(
     concurrency: int = ServerSettings.concurrency,
 ) -> gr.Blocks:
     settings = settings or assistant.settings
-    store = teaching.TeachingStore.for_settings(settings)
+    store = teaching.open_store(settings)
     by_id = {p.id: p for p in assistant.index.passages}
     with gr.Blocks(
         title="ketaqa — ketamine position statement",
@@ -61,6 +64,9 @@ def build_app(
         api.register(assistant, store)
 
     app.queue(default_concurrency_limit=concurrency, max_size=64)
+    # The JSON API's routes travel with the Blocks until `launch` hands them to FastAPI.
+    server = replace(settings.server, concurrency=concurrency)
+    app.ketaqa_json_routes = JsonApi(lambda: assistant, server).router().routes  # type: ignore[attr-defined]
     return app
 
 
@@ -72,8 +78,12 @@ def launch(
     quiet: bool = False,
     auth: tuple[str, str] | None = None,
 ):
-    """Serve the app locally (never a public share link), behind a login when `auth` is set."""
+    """Serve the app locally (never a public share link), behind a login when `auth` is set.
+
+    The JSON API's routes go first in Gradio's FastAPI app (`app_kwargs` is passed to it)."""
+    routes = list(getattr(app, "ketaqa_json_routes", []))
     return app.launch(
+        app_kwargs={"routes": routes},
         server_name=host,
         server_port=port,
         auth=auth,
