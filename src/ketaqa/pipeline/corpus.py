@@ -37,6 +37,7 @@ class Document:
     text: str
     kind: str  # "txt" | "md" | "pdf" | "abstract"
     page_breaks: tuple[PageBreak, ...] = ()
+    headings: tuple[int, ...] = ()  # PDF: offsets of lines set in bold or a larger size
 
     def page_at(self, offset: int) -> int | None:
         """The page a character offset falls on, for documents that have real pages."""
@@ -157,9 +158,11 @@ def load_document(path: Path, corpus_dir: Path) -> Document:
 
 
 def load_pdf(path: Path, doc_id: str) -> Document:
-    """Text of every page joined by blank lines, with a page break recorded per page."""
+    """The PDF's normalised text (`ketaqa.pipeline.pdf_text`), with its printed pages."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
+
+    from ketaqa.pipeline.pdf_text import read_pdf_text
 
     try:
         reader = PdfReader(path)
@@ -167,22 +170,15 @@ def load_pdf(path: Path, doc_id: str) -> Document:
             raise CorpusError(
                 f"{doc_id}: the PDF is encrypted; save an unencrypted copy to index it"
             )
-        chunks: list[str] = []
-        breaks: list[PageBreak] = []
-        offset = 0
-        for number, page in enumerate(reader.pages, start=1):
-            page_text = (page.extract_text() or "").strip()
-            breaks.append(PageBreak(offset, number))
-            chunks.append(page_text)
-            offset += len(page_text) + 2
+        read = read_pdf_text(reader)
     except CorpusError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
         raise CorpusError(f"{doc_id}: cannot read the PDF ({exc}); is it corrupt?") from exc
-    text = "\n\n".join(chunks)
-    if not text.strip():
+    if not read.text.strip():
         raise CorpusError(f"{doc_id}: the PDF has no extractable text (scanned image?)")
-    return Document(doc_id, path, text, "pdf", tuple(breaks))
+    breaks = tuple(PageBreak(start, page) for start, page in read.page_breaks)
+    return Document(doc_id, path, read.text, "pdf", breaks, tuple(read.headings))
 
 
 def load_references(path: Path) -> tuple[Reference, ...]:

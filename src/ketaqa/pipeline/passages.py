@@ -108,7 +108,7 @@ def line_spans(text: str, base: int = 0) -> list[tuple[int, int]]:
     out = []
     pos = 0
     for line in text.split("\n"):
-        m = re.match(r"^\s*(?:- )?", line)
+        m = re.match(r"^\s*(?:[-•] )?", line)
         lead = m.end() if m else 0
         body = line[lead:].rstrip()
         if body.strip():

@@ -15,7 +15,9 @@ from collections.abc import Callable
 from ketaqa.pipeline.corpus import Document, Reference
 from ketaqa.pipeline.layout import (
     AUTHOR_START_RE,
+    BIBLIOGRAPHY_HEADING_RE,
     BULLET_RE,
+    CONTENTS_HEADING_RE,
     DATES_RE,
     DEFINITION_RE,
     FOOTNOTE_RE,
@@ -121,6 +123,8 @@ class StatementParser:
         if kind == BlockKind.FOOTNOTE:
             marks = tuple(m for m in marks if m != own_mark)
         refs = self.refs if reference_keys is None else reference_keys
+        if self.doc.page_breaks:  # a PDF: the printed pages the span really stands on
+            pages = PageSpan(self.doc.page_at(start), self.doc.page_at(end - 1))
         in_text = tuple(r.key for r in self.linker.in_text(self.doc.text[start:end]))
         block = Block(
             start=start,
@@ -175,7 +179,7 @@ class StatementParser:
 
     def handle(self, i: int, line: Line, s: str, nxt: Line | None) -> int:
         """Headings, definitions and footnotes read alike everywhere; other lines by region."""
-        if s == "CONTENTS":
+        if CONTENTS_HEADING_RE.match(s):
             return self._contents(i)
         if s == "LITERATURE REVIEW" or self._region_heading(s):
             return i + 1
@@ -200,7 +204,7 @@ class StatementParser:
             self.subheading = None
         elif s.startswith("PROPOSED MECHANISMS"):
             self._enter(Region.APPENDIX, "Appendix 1")
-        elif s == "BIBLIOGRAPHY":
+        elif BIBLIOGRAPHY_HEADING_RE.match(s):
             self._enter(Region.BIBLIOGRAPHY, "Bibliography")
         else:
             return False

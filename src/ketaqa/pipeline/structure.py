@@ -20,7 +20,7 @@ HEADING_MD_RE = re.compile(r"^(#{1,6})\s+(.*)$")
 
 
 def parse_document(doc: Document, references: tuple[Reference, ...]) -> Outline:
-    if doc.kind in ("txt", "md") and is_position_statement(doc.text):
+    if doc.kind in ("txt", "md", "pdf") and is_position_statement(doc.text):
         return StatementParser(doc, references).parse()
     return parse_generic(doc)
 

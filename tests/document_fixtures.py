@@ -1,0 +1,149 @@
+"""Render a statement-format .txt as the college lays its documents out, as a PDF (fpdf2).
+
+Test fixtures only, made by the tests: a title page, the contents (with the real page numbers,
+found by a first rendering), bold headings, "•" bullets, a running header with the document code,
+"Page N of M" footers and some words hyphenated across lines. The text is the source's, so a
+passage read back from the PDF can be compared with the .txt. Needs a Unicode TTF (DejaVu, from
+Debian's `fonts-dejavu-core`) for the curly quotes, en-dashes, α and superscripts.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"),)
+SOFT_HYPHEN = "\u00ad"
+CONTENTS_ROW_RE = re.compile(r"^(Section [IVX]+\.|Appendix \d+:|Bibliography)\t+(.*?)\t+Page \d+")
+HEADING_RE = re.compile(
+    r"^(Section [IVX]+\.|[A-D]\. |Synopsis$|CONTENTS$|Table of Contents$|Literature review:$)"
+)
+ITEM_RE = re.compile(r"^(- )?[A-Z]-\d+\.")
+BULLET_RE = re.compile(r"^(\s*)- (.*)$")
+
+
+def find_font() -> Path | None:
+    """DejaVuSans.ttf and its bold face, if the machine has them."""
+    for folder in FONT_DIRS:
+        if (folder / "DejaVuSans.ttf").exists() and (folder / "DejaVuSans-Bold.ttf").exists():
+            return folder
+    return None
+
+
+def hyphenate(text: str, every: int = 7) -> str:
+    """Offer a soft hyphen in the middle of some long plain words, as a typesetter would."""
+    count = 0
+
+    def offer(m: re.Match[str]) -> str:
+        nonlocal count
+        count += 1
+        word = m.group(0)
+        if count % every:
+            return word
+        cut = len(word) // 2
+        return word[:cut] + SOFT_HYPHEN + word[cut:]
+
+    return re.sub(r"(?<![\w-])[a-z]{13,}(?![\w-])", offer, text)
+
+
+def _is_heading(line: str, prev_blank: bool, next_blank: bool) -> bool:
+    s = line.strip()
+    if HEADING_RE.match(s) or ITEM_RE.match(s):
+        return True
+    if s.isupper() and len(s) > 3 and not s.startswith(("POLICY", "POSITION", "GUIDELINE")):
+        return True
+    short = len(s.split()) <= 10 and not s.endswith(".") and not s.startswith(("-", "“", '"'))
+    short = short and not s.endswith(":")
+    return prev_blank and next_blank and short and not re.search(r"\d{4}", s)
+
+
+def _page_break_before(s: str) -> bool:
+    return bool(re.match(r"^(Section [IVX]+\.|BIBLIOGRAPHY$|PROPOSED MECHANISMS)", s)) or (
+        s.isupper() and s.startswith(("CONTENTS", "TABLE OF CONTENTS"))
+    )
+
+
+def render(text: str, out: Path, code: str, font_dir: Path) -> Path:
+    """Two passes: the first finds each region's page, the second prints them in the contents."""
+    pages: dict[str, int] = {}
+    _render(text, out, code, font_dir, pages, first_pass=True)
+    _render(text, out, code, font_dir, pages, first_pass=False)
+    return out
+
+
+def _render(text, out, code, font_dir, pages, first_pass):
+    from fpdf import FPDF
+
+    class CollegePDF(FPDF):
+        def header(self):
+            if self.page_no() == 1:
+                return
+            self.set_font("dejavu", "", 8)
+            self.cell(0, 5, f"{code}    Position statement", align="R")
+            self.ln(10)
+
+        def footer(self):
+            self.set_y(-12)
+            self.set_font("dejavu", "", 8)
+            self.cell(0, 5, f"Page {self.page_no()} of {{nb}}", align="C")
+
+    pdf = CollegePDF(format="A4")
+    pdf.add_font("dejavu", "", str(font_dir / "DejaVuSans.ttf"))
+    pdf.add_font("dejavu", "B", str(font_dir / "DejaVuSans-Bold.ttf"))
+    pdf.set_auto_page_break(True, margin=18)
+    pdf.set_margins(20, 15, 20)
+    pdf.add_page()
+    lines = text.split("\n")
+    in_front = True
+    for i, raw in enumerate(lines):
+        s = raw.strip()
+        if not s:
+            continue
+        prev_blank = i == 0 or not lines[i - 1].strip()
+        next_blank = i + 1 >= len(lines) or not lines[i + 1].strip()
+        row = CONTENTS_ROW_RE.match(s)
+        if row:
+            _contents_row(pdf, s, row, pages)
+            continue
+        if s.startswith("“"):
+            in_front = False
+        if _page_break_before(s) and pdf.get_y() > 40:
+            pdf.add_page()
+        if s.startswith("Section ") or s in ("BIBLIOGRAPHY",) or s.startswith("PROPOSED"):
+            in_front = False
+            key = {"BIBLIOGRAPHY": "Bibliography"}.get(s, s.split(".")[0])
+            key = "Appendix 1" if s.startswith("PROPOSED") else key
+            pages.setdefault(key, pdf.page_no()) if first_pass else None
+        _paragraph(pdf, raw, s, in_front, _is_heading(raw, prev_blank, next_blank), next_blank)
+    pdf.output(str(out))
+
+
+def _contents_row(pdf, s, row, pages):
+    label = row.group(1)
+    key = label.rstrip(".:")
+    pdf.set_font("dejavu", "", 10)
+    pdf.cell(35, 6, label)
+    pdf.cell(110, 6, row.group(2))
+    pdf.cell(0, 6, f"Page {pages.get(key, 0)}", new_x="LMARGIN", new_y="NEXT")
+
+
+def _paragraph(pdf, raw, s, in_front, heading, next_blank):
+    bullet = BULLET_RE.match(raw)
+    gap = 3.0 if next_blank else 1.2
+    if bullet and not ITEM_RE.match(s):
+        depth = 1 if bullet.group(1) else 0
+        pdf.set_font("dejavu", "", 10)
+        x = pdf.l_margin + 4 + 6 * depth
+        pdf.set_x(x)
+        pdf.cell(5, 5, "•")
+        pdf.multi_cell(0, 5, hyphenate(bullet.group(2)), new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(gap)
+        return
+    if in_front:
+        pdf.set_font("dejavu", "B", 16 if "Position Statement" in s else 12)
+        pdf.multi_cell(0, 8, s, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(4)
+        return
+    pdf.set_font("dejavu", "B" if heading else "", 11 if heading else 10)
+    pdf.multi_cell(0, 5, s if heading else hyphenate(s), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(gap)
