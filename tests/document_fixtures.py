@@ -147,3 +147,40 @@ def _paragraph(pdf, raw, s, in_front, heading, next_blank):
     pdf.set_font("dejavu", "B" if heading else "", 11 if heading else 10)
     pdf.multi_cell(0, 5, s if heading else hyphenate(s), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(gap)
+
+
+ADDED_SECTION = """Section III. KETAMINE IN THE SYNTHETIC TEST REVISION
+
+This section exists only in the test suite's revised copy of the statement; it reports no study.
+
+- It is added to check that a new section keeps its own place in the outline.
+- It has no citations of its own.
+"""
+
+REVISIONS = (
+    # (old line, new line): headings reworded and one item renumbered
+    ("CONTENTS", "Table of Contents"),
+    ("LITERATURE REVIEW", "REVIEW OF THE LITERATURE"),
+    ("A. Recent reviews", "A. Recent systematic reviews and guidelines"),
+    ("BIBLIOGRAPHY", "References"),
+    (
+        "PROPOSED MECHANISMS FOR THE ANALGESIC EFFECT OF KETAMINE",
+        "MECHANISMS THAT MAY UNDERLIE KETAMINE ANALGESIA",
+    ),
+    ("A-3. Bell RF, Kalso EA.", "A-4. Bell RF, Kalso EA."),
+)
+
+
+def revised_statement(text: str) -> str:
+    """The statement as a later revision might read: reworded headings, a section added
+    before the definitions, item A-3 renumbered A-4. Only headings change; the body is kept."""
+    lines = text.split("\n")
+    for old, new in REVISIONS:
+        hits = [i for i, line in enumerate(lines) if line.startswith(old)]
+        assert hits, old
+        for i in hits:
+            lines[i] = new + lines[i][len(old) :]
+    out = "\n".join(lines)
+    row = "Section II.\tKetamine as pre-emptive analgesic or as “opioid-sparing”\tPage 7\n"
+    out = out.replace(row, row + "Section III.\tKetamine in the synthetic test revision\tPage 8\n")
+    return out.replace("POLICY – ", ADDED_SECTION + "\nPOLICY – ", 1)

@@ -27,6 +27,8 @@ GUIDELINE_QUESTION_NAMES = {
     "viii": "positive treatment response",
 }
 
+GUIDELINE_SOURCE = ("cohen2018",)  # the A-2 guideline whose questions are named above
+
 SECTION_RE = re.compile(r"^Section (I{1,3}|IV)\.\s+\S")
 SUBSECTION_RE = re.compile(r"^([A-D])\. (\S.*)$")
 ITEM_RE = re.compile(r"^(?:[-•] )?([A-D]-\d)\.(?:\*\*)?\s+(.*)$")
@@ -94,3 +96,19 @@ def contents_table(lines: list[Line]) -> tuple[dict[str, int], dict[str, str]]:
             if (m.group(2) or "").strip():
                 titles[m.group(1)] = m.group(2).strip()
     return pages, titles
+
+
+CAPS_HEADING_RE = re.compile(r"[A-Z][A-Z ,'’“”&()/:-]+")
+
+
+def is_caps_heading(s: str) -> bool:
+    """An upper-case heading ("LITERATURE REVIEW", "PROPOSED MECHANISMS …"), not a definition."""
+    words = [w for w in s.split() if len(w) >= 3]
+    return bool(CAPS_HEADING_RE.fullmatch(s)) and len(words) >= 2 and not DEFINITION_RE.match(s)
+
+
+def ends_contents(s: str) -> bool:
+    """The first line after the contents table: an upper-case heading or a section heading."""
+    if not s or CONTENTS_ROW_RE.match(s):
+        return False
+    return is_caps_heading(s) or bool(SECTION_RE.match(s) and "\t" not in s)

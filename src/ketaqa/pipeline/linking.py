@@ -40,6 +40,8 @@ class ReferenceLinker:
             score = len(title & words) / len(title)
             if ref.first_author_surname.lower().split()[0] in words:
                 score += 0.5
+            if ref.year and str(ref.year) in text:
+                score += 0.25
             scored.append((score, ref.key, ref))
         scored.sort(key=lambda s: (-s[0], s[1]))
         if scored and scored[0][0] >= 0.5:
@@ -54,10 +56,26 @@ class ReferenceLinker:
         """Links for in-text mentions such as "[Visser & Schug, 2006]"."""
         found = []
         for mention in BRACKET_CITE_RE.findall(text):
-            for ref in self.references:
-                if any(f"[{mention}]" in c for c in ref.cited_in) and ref not in found:
+            hits = [r for r in self.references if any(f"[{mention}]" in c for c in r.cited_in)]
+            for ref in hits or self._by_author_year(mention):
+                if ref not in found:
                     found.append(ref)
         return found
+
+    def _by_author_year(self, mention: str) -> list[Reference]:
+        """An unreviewed mention ("Visser & Schug, 2006"): the one record with that first
+        author and year, if exactly one."""
+        surname = re.match(r"[A-Z][\w'-]+", mention)
+        year = re.search(r"(19|20)\d\d", mention)
+        if not surname or not year:
+            return []
+        hits = [
+            r
+            for r in self.references
+            if r.year == int(year.group(0))
+            and r.first_author_surname.lower().startswith(surname.group(0).lower())
+        ]
+        return hits if len(hits) == 1 else []
 
     def shorts(self, keys: tuple[str, ...]) -> str:
         """The short names ("Orhurhu 2019") of these references, for section paths."""

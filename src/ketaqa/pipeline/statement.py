@@ -22,6 +22,7 @@ from ketaqa.pipeline.layout import (
     DEFINITION_RE,
     FOOTNOTE_RE,
     GUIDELINE_QUESTION_NAMES,
+    GUIDELINE_SOURCE,
     ITEM_PART_RE,
     ITEM_RE,
     MECHANISM_RE,
@@ -33,6 +34,8 @@ from ketaqa.pipeline.layout import (
     Line,
     contents_table,
     continues_on,
+    ends_contents,
+    is_caps_heading,
     split_lines,
 )
 from ketaqa.pipeline.linking import ReferenceLinker
@@ -153,7 +156,9 @@ class StatementParser:
         candidates = self.linker.by_citation(where)
         if len(candidates) == 1:
             return (candidates[0].key,)
-        ref = self.linker.best_match(candidates, text)
+        # no reviewed `cited_in` for this place (a renumbered item, a reworded heading): the
+        # heading names its study, so match it against every record
+        ref = self.linker.best_match(candidates or list(self.linker.references), text)
         if ref is None:
             self.problems.append(f"no reference record for {where!r}: {text[:60]!r}")
             return ()
@@ -181,8 +186,10 @@ class StatementParser:
         """Headings, definitions and footnotes read alike everywhere; other lines by region."""
         if CONTENTS_HEADING_RE.match(s):
             return self._contents(i)
-        if s == "LITERATURE REVIEW" or self._region_heading(s):
+        if self._region_heading(s):
             return i + 1
+        if self.region == Region.FRONT and is_caps_heading(s):
+            return i + 1  # "LITERATURE REVIEW", however worded
         if DEFINITION_RE.match(s):
             self.region, self.refs = Region.DOCUMENT_INFO, ()
             self.pages = self._between("Section II", "Appendix 1")
@@ -202,7 +209,7 @@ class StatementParser:
             self._enter(Region.SECTION, f"Section {m.group(1)}")
             self.section_root = self.path
             self.subheading = None
-        elif s.startswith("PROPOSED MECHANISMS"):
+        elif self.region != Region.FRONT and is_caps_heading(s):
             self._enter(Region.APPENDIX, "Appendix 1")
         elif BIBLIOGRAPHY_HEADING_RE.match(s):
             self._enter(Region.BIBLIOGRAPHY, "Bibliography")
@@ -219,9 +226,9 @@ class StatementParser:
         )
 
     def _contents(self, i: int) -> int:
-        """The contents table, up to the "LITERATURE REVIEW" heading, is one block."""
+        """The contents table, up to the next upper-case or section heading, is one block."""
         j = i
-        while j + 1 < len(self.lines) and self.lines[j + 1].text.strip() != "LITERATURE REVIEW":
+        while j + 1 < len(self.lines) and not ends_contents(self.lines[j + 1].text.strip()):
             j += 1
         self.emit(
             self.lines[i].start,
@@ -243,7 +250,7 @@ class StatementParser:
                 end,
                 BlockKind.EPIGRAPH,
                 path=SectionPath(("Epigraph",)),
-                reference_keys=self.link("Epigraph", ""),
+                reference_keys=self.link("Epigraph", nxt.text if nxt is not None else ""),
             )
             return self.lines.index(nxt) + 1 if nxt is not None else i + 1
         self.emit(line.start, line.end, BlockKind.TITLE, path=SectionPath(("Title",)))
@@ -260,8 +267,9 @@ class StatementParser:
             self.subsection = self.path
             return i + 1
         m = QUESTION_RE.match(s)
-        if m and self.item_label == "A-2":
-            name = f"({m.group(1)}) {GUIDELINE_QUESTION_NAMES.get(m.group(1), '')}".strip()
+        if m and self.item_label is not None:
+            names = GUIDELINE_QUESTION_NAMES if self.refs == GUIDELINE_SOURCE else {}
+            name = f"({m.group(1)}) {names.get(m.group(1), '')}".strip()
             self.path = self.item_path.child(name)
             start = line.start + line.text.index("(")
             self.emit(start, line.end, BlockKind.QUESTION, lead_in=True)
