@@ -415,7 +415,8 @@ class StatementParser:
                     end=block.end,
                     kind=BlockKind.FOOTNOTE,
                     path=ref_block.path.child(f"Footnote {number}"),
-                    pages=ref_block.pages,
+                    # a PDF knows the page the footnote is printed on
+                    pages=block.pages if self.doc.page_breaks else ref_block.pages,
                     reference_keys=tuple(keys),
                     own_mark=block.own_mark,
                 )
