@@ -125,3 +125,17 @@ def test_revised_statement_keeps_its_structure(revised, txt_passages):
     same = [p for p in passages if p.text in kept]
     assert len(same) >= len(txt_passages) - 2
     assert all(p.reference_keys == kept[p.text] for p in same)
+
+
+def test_structure_summary_is_the_same_for_txt_and_pdf(pdf_corpus):
+    from ketaqa.pipeline.structure import structure_summary
+
+    txt = load_corpus(REPO_ROOT / "corpus")
+    lines = [
+        structure_summary(d, parse_document(d, c.references))
+        for c in (txt, pdf_corpus)
+        for d in c.documents
+    ]
+    counts = [line.split(": ", 1)[1].rsplit(", pages", 1)[0] for line in lines]
+    assert counts[0] == counts[1]
+    assert "15 items, 53 bibliography entries (53 linked)" in counts[0]

@@ -168,7 +168,18 @@ def cmd_index(args: argparse.Namespace) -> int:
         index = open_index(settings, Encoder(), rebuild=True, progress=_progress)
         _progress(f"{len(index.passages)} passages indexed")
     ensure_fast_encoder(settings.index_dir, _progress)
+    _structure_report(settings.corpus_dir)
     return 0
+
+
+def _structure_report(corpus_dir) -> None:
+    """Per document, how much structure it parsed into: a maintainer's check after a revision."""
+    from ketaqa.pipeline.corpus import load_corpus
+    from ketaqa.pipeline.structure import parse_document, structure_summary
+
+    corpus = load_corpus(corpus_dir)
+    for doc in corpus.documents:
+        _progress(structure_summary(doc, parse_document(doc, corpus.references)))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
