@@ -179,7 +179,7 @@ def _structure_report(corpus_dir) -> None:
 
     corpus = load_corpus(corpus_dir)
     for doc in corpus.documents:
-        _progress(structure_summary(doc, parse_document(doc, corpus.references)))
+        _progress(structure_summary(doc, parse_document(doc, corpus.references_for(doc.doc_id))))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -1,7 +1,8 @@
 """Stage 1: load corpus documents verbatim, with their pages and provenance.
 
 Every `*.txt`, `*.md` and `*.pdf` in the corpus directory is a document. A PDF keeps its real page
-numbers (pypdf). `references.json` holds the bibliography's facts. A file that cannot be read is
+numbers (pypdf). The references are each document's own bibliography entries with the reviewed
+`references.json` over them (`ketaqa.pipeline.bibliography`). A file that cannot be read is
 reported by name and skipped, so one bad file never stops the rest of the corpus from indexing.
 """
 
@@ -101,11 +102,21 @@ class Corpus:
     documents: tuple[Document, ...]
     references: tuple[Reference, ...]
     problems: tuple[str, ...] = field(default=())  # files skipped, with the reason
+    # per document, the keys of bibliography entries no reviewed record matched
+    generated: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
 
     def reference(self, key: str | None) -> Reference | None:
         if key is None:
             return None
         return next((r for r in self.references if r.key == key), None)
+
+    def references_for(self, doc_id: str) -> tuple[Reference, ...]:
+        """What a document may cite: the reviewed records and its own bibliography's, never
+        the records generated from another document's bibliography."""
+        foreign = {k for d, keys in self.generated if d != doc_id for k in keys}
+        if not foreign:
+            return self.references
+        return tuple(r for r in self.references if r.key not in foreign)
 
 
 def load_corpus(corpus_dir: Path, extra_documents: Iterable[Document] = ()) -> Corpus:
@@ -121,7 +132,11 @@ def load_corpus(corpus_dir: Path, extra_documents: Iterable[Document] = ()) -> C
             log.warning("%s", exc)
             problems.append(str(exc))
     documents.extend(extra_documents)
-    return Corpus(tuple(documents), load_references(corpus_dir / REFERENCES_FILE), tuple(problems))
+    from ketaqa.pipeline.bibliography import with_bibliographies
+
+    reviewed = load_references(corpus_dir / REFERENCES_FILE)
+    references, generated = with_bibliographies(tuple(documents), reviewed)
+    return Corpus(tuple(documents), references, tuple(problems), generated)
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:

@@ -166,7 +166,7 @@ def build_passages(corpus: Corpus) -> list[Passage]:
     for doc in corpus.documents:
         if doc.kind == "abstract":
             continue  # abstracts arrive as passages of their own (ketaqa.pipeline.abstract_corpus)
-        outline = parse_document(doc, corpus.references)
+        outline = parse_document(doc, corpus.references_for(doc.doc_id))
         passages.extend(passages_from_outline(doc, outline))
     return passages
 
