@@ -95,3 +95,14 @@ def revised_corpus(tmp_path_factory):
     text = revised_statement(STATEMENT.read_text(encoding="utf-8"))
     (corpus / "position-statement.txt").write_text(text, encoding="utf-8")
     return corpus
+
+
+@pytest.fixture(scope="session")
+def synthetic_corpus(tmp_path_factory):
+    """A corpus holding only a synthetic statement about another, invented drug, with its own
+    bibliography and no references.json (tests/document_fixtures.py)."""
+    from document_fixtures import SYNTHETIC_STATEMENT
+
+    corpus = tmp_path_factory.mktemp("synthetic-corpus")
+    (corpus / "zelorafine-statement.txt").write_text(SYNTHETIC_STATEMENT, encoding="utf-8")
+    return corpus

@@ -184,3 +184,107 @@ def revised_statement(text: str) -> str:
     row = "Section II.\tKetamine as pre-emptive analgesic or as “opioid-sparing”\tPage 7\n"
     out = out.replace(row, row + "Section III.\tKetamine in the synthetic test revision\tPage 8\n")
     return out.replace("POLICY – ", ADDED_SECTION + "\nPOLICY – ", 1)
+
+
+# A second professional document in the college's template, about another (invented) drug, with
+# its own bibliography and no references.json. Every name, study, journal and number is made up
+# for the test suite; the DOI uses the 10.5555 test prefix and the PMID is not a real record.
+# A line ending in a backslash continues on the next: long lines are one line of the document.
+SYNTHETIC_STATEMENT = """Position Statement on the use of zelorafine in persistent neuropathic pain
+
+Synthetic test document: an invented drug and invented studies
+
+“Zelorafine remains a drug in search of its trials, and this invented sentence says so.”
+
+Alder P et al, Journal of Synthetic Analgesia 2019; 4: 1-9
+
+CONTENTS
+
+Literature review:
+
+Section I.\tZelorafine as an analgesic in neuropathic pain\tPage 2
+Section II.\tZelorafine as an opioid-sparing agent\tPage 4
+Appendix 1:\tProposed mechanisms of zelorafine\tPage 5
+Bibliography\t\tPage 6
+
+LITERATURE REVIEW
+
+Section I. ZELORAFINE AS AN ANALGESIC IN NEUROPATHIC PAIN
+
+This synthetic document exists only to test the parser; no study in it is real¹.
+
+A. Systematic reviews
+
+A-1. Alder P, Brook Q, Corran R. Zelorafine infusions for neuropathic pain: a synthetic \
+systematic review.
+
+- 12 invented trials screened; 4 included
+- small effect at 2 weeks, none at 3 months, as the later cohort also found [Dunmore & Ellery, \
+2020]
+- an older report is cited for contrast [Quill & Rook, 2017]
+
+A-2. Dunmore S, Ellery T. Oral zelorafine in diabetic neuropathy: an invented cohort.
+
+- cohort n=80, 12 months
+- no change in sleep scores
+
+B. Randomised trials
+
+B-1. Fenwick U, Garside V. A made-up randomised trial of zelorafine against placebo.
+
+- RCT n=120, 0.2 mg/kg/h for 4 hours
+- higher rate of dizziness with zelorafine
+
+¹ Footnote of the synthetic document: nothing here is advice.
+
+Section II. ZELORAFINE AS AN OPIOID-SPARING AGENT
+
+Perioperative use
+
+Hartwell W, Ingram X. Zelorafine and opioid consumption after invented surgery. *Synthetic \
+Anaesthesia Reports* 2021; 3:10-20.
+
+- retrospective, n=40
+- opioid use fell by a third on day one
+
+POSITION STATEMENT – A document that describes where the synthetic college stands on an invented \
+issue.
+
+This synthetic document has been prepared for the test suite and is not a professional document.
+
+Promulgated: 2021
+Reviewed: 2023
+Date of Current Document: May 2024
+
+© Copyright 2024 – Synthetic Test College. All rights reserved.
+
+PROPOSED MECHANISMS OF ZELORAFINE
+
+1. Block of an invented ion channel
+
+Zelorafine is said, in this synthetic text, to block a channel that does not exist.
+
+BIBLIOGRAPHY
+
+Reviews
+
+Alder P, Brook Q, Corran R. Zelorafine infusions for neuropathic pain: a synthetic systematic \
+review. *Journal of Synthetic Analgesia* 2019; 4:1-9.
+
+Alder P, Moss N. Zelorafine and the invented spinal synapse. *Synthetic Neuroscience* 2019; \
+7:101-110.
+
+Dunmore S, Ellery T. Oral zelorafine in diabetic neuropathy: an invented cohort. *Made-up Pain \
+Medicine* 2020;11(2):33-41. doi:10.5555/synth.2020.011. PMID: 99999901.
+
+Trials
+
+Fenwick U, Garside V. A made-up randomised trial of zelorafine against placebo. *Journal of \
+Synthetic Analgesia* 2022; 7: 200–212.
+
+Hartwell W, Ingram X. Zelorafine and opioid consumption after invented surgery. *Synthetic \
+Anaesthesia Reports* 2021; 3:10-20.
+
+van der Linde Y, Okafor Z. Zelorafine in a fictional cohort of older adults. *Invented \
+Geriatrics* 2018; 5:77-80.
+"""

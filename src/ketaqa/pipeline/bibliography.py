@@ -108,24 +108,34 @@ def _has(ref: Reference, name: str) -> bool:
 
 
 def _agrees(reviewed: Reference, parsed: Reference) -> bool:
-    """A linked entry and its reviewed record name the same first author or the same year."""
-    a = reviewed.first_author_surname.lower().split()[:1]
-    b = parsed.first_author_surname.lower().lstrip("*").split()[:1]
-    return a == b or (reviewed.year is not None and reviewed.year == parsed.year)
+    """A linked entry is its reviewed record if both name the same first author, or the same
+    year and mostly the same title (a misspelt author); a loose link from another document's
+    bibliography is not."""
+    a = reviewed.first_author_surname.lower()
+    b = parsed.first_author_surname.lower().lstrip("*")
+    if a and a == b:
+        return True
+    want, got = _words(reviewed.title), _words(parsed.title)
+    return reviewed.year == parsed.year and bool(want) and len(want & got) >= 0.6 * len(want)
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower()))
 
 
 def with_bibliographies(
     documents: tuple[Document, ...], reviewed: tuple[Reference, ...]
 ) -> tuple[tuple[Reference, ...], tuple[tuple[str, tuple[str, ...]], ...]]:
-    """All references: reviewed ones (overlaid on their parsed entry) in their order, then every
-    entry no reviewed record matched. Also, per document, the keys generated for it."""
+    """All references: the reviewed ones (overlaid on their parsed entry) in their order, then
+    every entry no reviewed record matched, with a generated key. Also, per document, the keys
+    of the entries its bibliography printed."""
     from ketaqa.pipeline.outline import BlockKind
     from ketaqa.pipeline.structure import parse_document
 
     by_key = {r.key: r for r in reviewed}
     parsed_for: dict[str, Reference] = {}
     added: list[Reference] = []
-    generated: list[tuple[str, tuple[str, ...]]] = []
+    printed: list[tuple[str, tuple[str, ...]]] = []
     taken = set(by_key)
     for doc in documents:
         if doc.kind == "abstract":
@@ -138,17 +148,17 @@ def with_bibliographies(
             record = parse_entry(doc.text[block.start : block.end])
             parsed = Reference("", cited_in=(f"Bibliography: {heading}",), **record)  # type: ignore[arg-type]
             key = block.reference_keys[0] if len(block.reference_keys) == 1 else None
-            if key in by_key and _agrees(by_key[key], parsed) and key not in parsed_for:
-                parsed_for[key] = parsed
-                continue
-            key = generated_key(parsed.authors, parsed.title, parsed.year, taken)
-            taken.add(key)
-            added.append(replace(parsed, key=key))
+            if key in by_key and _agrees(by_key[key], parsed) and key not in own:
+                parsed_for.setdefault(key, parsed)  # the first document's printing fills gaps
+            else:
+                key = generated_key(parsed.authors, parsed.title, parsed.year, taken)
+                taken.add(key)
+                added.append(replace(parsed, key=key))
             own.append(key)
         if own:
-            generated.append((doc.doc_id, tuple(own)))
+            printed.append((doc.doc_id, tuple(own)))
     merged = [
         overlay(r, replace(parsed_for[r.key], key=r.key)) if r.key in parsed_for else r
         for r in reviewed
     ]
-    return (*merged, *added), tuple(generated)
+    return (*merged, *added), tuple(printed)

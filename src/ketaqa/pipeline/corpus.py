@@ -102,8 +102,9 @@ class Corpus:
     documents: tuple[Document, ...]
     references: tuple[Reference, ...]
     problems: tuple[str, ...] = field(default=())  # files skipped, with the reason
-    # per document, the keys of bibliography entries no reviewed record matched
-    generated: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
+    # per document, the keys of the entries its own bibliography printed
+    bibliographies: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
+    reviewed: frozenset[str] = frozenset()  # keys references.json has a record for
 
     def reference(self, key: str | None) -> Reference | None:
         if key is None:
@@ -111,12 +112,16 @@ class Corpus:
         return next((r for r in self.references if r.key == key), None)
 
     def references_for(self, doc_id: str) -> tuple[Reference, ...]:
-        """What a document may cite: the reviewed records and its own bibliography's, never
-        the records generated from another document's bibliography."""
-        foreign = {k for d, keys in self.generated if d != doc_id for k in keys}
-        if not foreign:
-            return self.references
-        return tuple(r for r in self.references if r.key not in foreign)
+        """What a document may cite: its own bibliography's records and, if references.json
+        reviews it, the reviewed records no bibliography printed; never another document's
+        entries (its "A-1" or "Footnote 1" is not ours)."""
+        own = {k for d, keys in self.bibliographies if d == doc_id for k in keys}
+        claimed = {k for _, keys in self.bibliographies for k in keys}
+        reviewed = bool(own & self.reviewed) or not own
+        visible = tuple(
+            r for r in self.references if r.key in own or (reviewed and r.key not in claimed)
+        )
+        return self.references if len(visible) == len(self.references) else visible
 
 
 def load_corpus(corpus_dir: Path, extra_documents: Iterable[Document] = ()) -> Corpus:
@@ -135,8 +140,9 @@ def load_corpus(corpus_dir: Path, extra_documents: Iterable[Document] = ()) -> C
     from ketaqa.pipeline.bibliography import with_bibliographies
 
     reviewed = load_references(corpus_dir / REFERENCES_FILE)
-    references, generated = with_bibliographies(tuple(documents), reviewed)
-    return Corpus(tuple(documents), references, tuple(problems), generated)
+    references, printed = with_bibliographies(tuple(documents), reviewed)
+    keys = frozenset(r.key for r in reviewed)
+    return Corpus(tuple(documents), references, tuple(problems), printed, keys)
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:

@@ -62,6 +62,10 @@ class ReferenceLinker:
                     found.append(ref)
         return found
 
+    def unlinked(self, text: str) -> list[str]:
+        """In-text mentions ("[Quill & Rook, 2017]") that name no known record."""
+        return [f"[{m}]" for m in BRACKET_CITE_RE.findall(text) if not self.in_text(f"[{m}]")]
+
     def _by_author_year(self, mention: str) -> list[Reference]:
         """An unreviewed mention ("Visser & Schug, 2006"): the one record with that first
         author and year, if exactly one."""

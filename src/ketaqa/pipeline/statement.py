@@ -129,6 +129,8 @@ class StatementParser:
         if self.doc.page_breaks:  # a PDF: the printed pages the span really stands on
             pages = PageSpan(self.doc.page_at(start), self.doc.page_at(end - 1))
         in_text = tuple(r.key for r in self.linker.in_text(self.doc.text[start:end]))
+        for mention in self.linker.unlinked(self.doc.text[start:end]):
+            self.problems.append(f"unlinked mention {mention}")
         block = Block(
             start=start,
             end=end,

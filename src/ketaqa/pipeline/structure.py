@@ -15,6 +15,9 @@ from ketaqa.pipeline.corpus import Document, Reference
 from ketaqa.pipeline.layout import is_position_statement
 from ketaqa.pipeline.outline import Block, BlockKind, Outline, PageSpan, SectionPath
 from ketaqa.pipeline.statement import StatementParser
+from ketaqa.pipeline.structure_report import structure_summary
+
+__all__ = ["document_citation", "parse_document", "parse_generic", "structure_summary"]
 
 HEADING_MD_RE = re.compile(r"^(#{1,6})\s+(.*)$")
 
@@ -62,19 +65,3 @@ def document_citation(doc: Document) -> str:
     parts = [p for p in (publisher and publisher.group(1), title, subtitle) if p]
     citation = ". ".join(parts)
     return f"{citation}. {date.group(1).strip()}" if date else citation
-
-
-def structure_summary(doc: Document, outline: Outline) -> str:
-    """One line for a maintainer: how much structure a document parsed into."""
-    blocks = outline.blocks
-    sections = {b.path.parts[0] for b in blocks if b.path.parts}
-    items = {b.path.parts[:3] for b in blocks if b.kind == BlockKind.ITEM}
-    entries = [b for b in blocks if b.kind == BlockKind.ENTRY]
-    linked = sum(1 for b in blocks if b.reference_keys and b.kind != BlockKind.ENTRY)
-    pages = {p for b in blocks for p in (b.pages.first, b.pages.last) if p is not None}
-    return (
-        f"{doc.doc_id}: {len(sections)} sections, {len(items)} items, "
-        f"{len(entries)} bibliography entries ({sum(1 for e in entries if e.reference_keys)} "
-        f"linked), {linked} blocks citing a reference, {len(outline.problems)} unlinked, "
-        f"pages {min(pages, default=0)}–{max(pages, default=0)}"
-    )
