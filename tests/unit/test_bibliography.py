@@ -206,3 +206,23 @@ def test_index_warns_when_a_new_version_parses_into_much_less(tmp_path, syntheti
     assert len(report(tmp_path, {doc.doc_id: counts})) == 1
     (tmp_path / "structure.json").write_text("{not json", encoding="utf-8")
     assert len(report(tmp_path, {doc.doc_id: counts})) == 1  # unreadable memory: no warning
+
+
+def test_ketaqa_index_prints_the_report_and_the_warning(tmp_path, capsys):
+    """The report as `ketaqa index` prints it (no model needed): a line per document, then the
+    warning after a revision loses its sub-headings and items."""
+    from ketaqa.apps.cli import _structure_report
+
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / "zelorafine.txt").write_text(SYNTHETIC_STATEMENT, encoding="utf-8")
+    _structure_report(corpus, index)
+    err = capsys.readouterr().err
+    assert "zelorafine.txt: 8 sections, 4 items, 6 bibliography entries (6 linked)" in err
+    assert "warning" not in err
+    broken = SYNTHETIC_STATEMENT.replace("\nA-", "\nA.").replace("\nB-1.", "\nB.1")
+    (corpus / "zelorafine.txt").write_text(broken, encoding="utf-8")
+    _structure_report(corpus, index)
+    err = capsys.readouterr().err
+    assert "warning: zelorafine.txt parsed into much less structure than last time" in err
+    assert (index / "structure.json").exists()
