@@ -226,3 +226,21 @@ def test_ketaqa_index_prints_the_report_and_the_warning(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "warning: zelorafine.txt parsed into much less structure than last time" in err
     assert (index / "structure.json").exists()
+
+
+def test_without_references_json_the_statement_links_or_reports_never_misattributes(tmp_path):
+    """The real statement alone: every item heading links to a parsed entry by its own first
+    author, or is reported unlinked (Section II studies the bibliography does not print, a
+    misspelt author); none borrows another study's record."""
+    shutil.copy(REAL / "position-statement.txt", tmp_path / "position-statement.txt")
+    corpus = load_corpus(tmp_path)
+    (doc,) = corpus.documents
+    outline = parse_document(doc, corpus.references_for(doc.doc_id))
+    items = [b for b in outline.blocks if b.kind == "item"]
+    linked = [b for b in items if b.reference_keys]
+    for block in linked:
+        (ref,) = [corpus.reference(k) for k in block.reference_keys]
+        assert ref.first_author_surname.split()[0] in doc.text[block.start : block.end]
+    assert len(linked) >= 11 and len(items) - len(linked) == 5
+    assert sum(p.startswith("no reference record") for p in outline.problems) == 5
+    assert all(len(b.reference_keys) == 1 for b in outline.blocks if b.kind == "entry")

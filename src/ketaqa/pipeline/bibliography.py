@@ -82,7 +82,8 @@ def _split_title(rest: str) -> tuple[str, str, str]:
 
 def generated_key(authors: str, title: str, year: int | None, taken: set[str]) -> str:
     """First author's surname and year, ASCII, with a letter added when the key is taken."""
-    ref = Reference("", authors, title, "", year)
+    first = re.sub(r"\s+et al\.?$", "", authors.split(",")[0].strip())
+    ref = Reference("", first, title, "", year)
     ascii_name = unicodedata.normalize("NFKD", ref.first_author_surname)
     stem = re.sub(r"[^a-z]", "", ascii_name.encode("ascii", "ignore").decode().lower()) or "ref"
     stem += str(year) if year else "nd"

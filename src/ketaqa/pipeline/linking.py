@@ -31,14 +31,20 @@ class ReferenceLinker:
         want = _norm(where)
         return [r for r in self.references if any(_norm(c) == want for c in r.cited_in)]
 
-    def best_match(self, candidates: list[Reference], text: str) -> Reference | None:
-        """The candidate whose title and first author best match a verbatim citation."""
+    def best_match(
+        self, candidates: list[Reference], text: str, *, same_author: bool = False
+    ) -> Reference | None:
+        """The candidate whose title and first author best match a verbatim citation; with
+        `same_author`, only a candidate whose first author the citation names."""
         words = _words(text)
         scored = []
         for ref in candidates:
+            surname = (ref.first_author_surname.lower().split() or ["_"])[0]
+            if same_author and surname not in words:
+                continue
             title = _words(ref.title) or {"_"}
             score = len(title & words) / len(title)
-            if ref.first_author_surname.lower().split()[0] in words:
+            if surname in words:
                 score += 0.5
             if ref.year and str(ref.year) in text:
                 score += 0.25

@@ -159,8 +159,12 @@ class StatementParser:
         if len(candidates) == 1:
             return (candidates[0].key,)
         # no reviewed `cited_in` for this place (a renumbered item, a reworded heading): the
-        # heading names its study, so match it against every record
-        ref = self.linker.best_match(candidates or list(self.linker.references), text)
+        # heading names its study, so match it against every record by that study's author
+        ref = (
+            self.linker.best_match(candidates, text)
+            if candidates
+            else self.linker.best_match(list(self.linker.references), text, same_author=True)
+        )
         if ref is None:
             self.problems.append(f"no reference record for {where!r}: {text[:60]!r}")
             return ()
