@@ -192,7 +192,24 @@ def cmd_index(args: argparse.Namespace) -> int:
         index = open_index(settings, Encoder(), rebuild=True, progress=_progress)
         _progress(f"{len(index.passages)} passages indexed")
     ensure_fast_encoder(settings.index_dir, _progress)
+    _structure_report(settings.corpus_dir, settings.index_dir)
     return 0
+
+
+def _structure_report(corpus_dir, index_dir) -> None:
+    """Per document, how much structure it parsed into: a maintainer's check after a revision,
+    with a warning when a document parses into much less than at the last `ketaqa index`."""
+    from ketaqa.pipeline.corpus import load_corpus
+    from ketaqa.pipeline.structure import parse_document
+    from ketaqa.pipeline.structure_report import report, structure_counts
+
+    corpus = load_corpus(corpus_dir)
+    counts = {
+        doc.doc_id: structure_counts(parse_document(doc, corpus.references_for(doc.doc_id)))
+        for doc in corpus.documents
+    }
+    for line in report(index_dir, counts):
+        _progress(line)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
