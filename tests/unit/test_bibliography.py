@@ -12,7 +12,8 @@ from document_fixtures import SYNTHETIC_STATEMENT
 
 from ketaqa.config import REPO_ROOT
 from ketaqa.pipeline.bibliography import overlay, parse_entry
-from ketaqa.pipeline.corpus import Reference, load_corpus, load_references
+from ketaqa.pipeline.corpus import Reference, load_references
+from ketaqa.pipeline.library import load_corpus
 from ketaqa.pipeline.passages import build_passages
 from ketaqa.pipeline.structure import parse_document
 from ketaqa.pipeline.structure_report import report, structure_counts

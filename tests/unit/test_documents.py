@@ -9,7 +9,7 @@ import pytest
 from pypdf import PdfReader
 
 from ketaqa.config import REPO_ROOT
-from ketaqa.pipeline.corpus import load_corpus
+from ketaqa.pipeline.library import load_corpus
 from ketaqa.pipeline.passages import build_passages
 from ketaqa.pipeline.pdf_text import dehyphenate, normalise
 from ketaqa.pipeline.structure import parse_document

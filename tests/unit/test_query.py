@@ -9,8 +9,8 @@ import re
 import pytest
 
 from ketaqa.config import REPO_ROOT
-from ketaqa.pipeline.corpus import load_corpus
 from ketaqa.pipeline.embedding import general_vocabulary
+from ketaqa.pipeline.library import load_corpus
 from ketaqa.pipeline.passages import build_passages
 from ketaqa.pipeline.query import LEXICON_FILE, QueryReader, load_lexicon, passage_populations
 from ketaqa.pipeline.tokenizer import build_tokenizer

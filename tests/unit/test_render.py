@@ -12,7 +12,7 @@ from ketaqa.apps.ui import render
 from ketaqa.config import REPO_ROOT
 from ketaqa.pipeline.answer import Answer, RankedPassage
 from ketaqa.pipeline.assistant import NOTICE
-from ketaqa.pipeline.corpus import load_corpus
+from ketaqa.pipeline.library import load_corpus
 from ketaqa.pipeline.passages import build_passages, split_sentences
 from ketaqa.pipeline.structure import document_citation
 from ketaqa.pipeline.verdict import Verdict, verdict_sentence

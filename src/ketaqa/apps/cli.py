@@ -199,7 +199,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 def _structure_report(corpus_dir, index_dir) -> None:
     """Per document, how much structure it parsed into: a maintainer's check after a revision,
     with a warning when a document parses into much less than at the last `ketaqa index`."""
-    from ketaqa.pipeline.corpus import load_corpus
+    from ketaqa.pipeline.library import load_corpus
     from ketaqa.pipeline.structure import parse_document
     from ketaqa.pipeline.structure_report import report, structure_counts
 

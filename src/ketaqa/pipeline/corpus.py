@@ -124,27 +124,6 @@ class Corpus:
         return self.references if len(visible) == len(self.references) else visible
 
 
-def load_corpus(corpus_dir: Path, extra_documents: Iterable[Document] = ()) -> Corpus:
-    """Read every document and the references; collect unreadable files as problems."""
-    if not corpus_dir.is_dir():
-        raise CorpusError(f"corpus directory not found: {corpus_dir}")
-    documents: list[Document] = []
-    problems: list[str] = []
-    for path in corpus_files(corpus_dir):
-        try:
-            documents.append(load_document(path, corpus_dir))
-        except CorpusError as exc:
-            log.warning("%s", exc)
-            problems.append(str(exc))
-    documents.extend(extra_documents)
-    from ketaqa.pipeline.bibliography import with_bibliographies
-
-    reviewed = load_references(corpus_dir / REFERENCES_FILE)
-    references, printed = with_bibliographies(tuple(documents), reviewed)
-    keys = frozenset(r.key for r in reviewed)
-    return Corpus(tuple(documents), references, tuple(problems), printed, keys)
-
-
 def corpus_files(corpus_dir: Path) -> list[Path]:
     """Indexable files directly in the corpus directory, sorted for determinism."""
     return sorted(
