@@ -31,6 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_index = sub.add_parser("index", help="build the index if it is missing or stale")
     p_index.add_argument("--rebuild", action="store_true", help="rebuild even if up to date")
+    p_index.add_argument(
+        "--backend",
+        choices=("local", "milvus"),
+        help="also build or refresh the Milvus collection (default: KETAQA_BACKEND)",
+    )
 
     p_ask = sub.add_parser("ask", help="answer a question with passages from the corpus")
     p_ask.add_argument("question", nargs="?", help="the question, in quotes")
@@ -168,6 +173,10 @@ def cmd_index(args: argparse.Namespace) -> int:
         index = open_index(settings, Encoder(), rebuild=True, progress=_progress)
         _progress(f"{len(index.passages)} passages indexed")
     ensure_fast_encoder(settings.index_dir, _progress)
+    if (args.backend or settings.backend.kind) == "milvus":
+        from ketaqa.pipeline.backends import build_milvus
+
+        build_milvus(settings, rebuild=args.rebuild, progress=_progress)
     return 0
 
 
