@@ -108,7 +108,7 @@ def publish(
         raise BackendError("the Milvus backend scores BM25 okapi or l; BM25Plus adds a constant")
     bm25 = SparseBM25(index.tokens, params)
     dim = index.dense.d
-    conn.call("creating a collection", lambda c: _create(c, name, dim, settings))
+    conn.call("creating a collection", lambda c: create_collection(c, name, dim, settings))
     _insert_passages(conn, name, index, bm25, progress)
     meta = {
         "fingerprint": fingerprint,
@@ -133,7 +133,7 @@ def publish(
     return name
 
 
-def _create(client, name: str, dim: int, settings: Settings) -> None:
+def create_collection(client, name: str, dim: int, settings: Settings) -> None:
     from pymilvus import DataType, MilvusClient
 
     schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
