@@ -43,6 +43,10 @@ def milvus_client_class():
         raise BackendError(
             "KETAQA_BACKEND=milvus needs pymilvus: pip install 'ketaqa[milvus]'"
         ) from exc
+    # pymilvus prints a traceback on stderr for every failed RPC (its own handler); ketaqa
+    # reports each failure as one line instead (BackendError, and a warning on retry)
+    for name in ("pymilvus", "pymilvus.milvus_client"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     return MilvusClient
 
 
@@ -77,7 +81,9 @@ class MilvusConnection:
         except BackendError:
             raise
         except Exception as first:
-            log.warning("Milvus %s failed at %s (%s); retrying once", what, self.uri, first)
+            log.warning(
+                "Milvus %s failed at %s (%s); retrying once", what, self.uri, _reason(first)
+            )
             self.close()
             try:
                 return fn(self.client)
