@@ -74,8 +74,11 @@ class MilvusConnection:
                 ) from exc
         return self._client
 
-    def call(self, what: str, fn: Callable[..., T]) -> T:
-        """`fn(client)`, retried once on a new connection; BackendError if both fail."""
+    def call(self, what: str, fn: Callable[..., T], collection: str | None = None) -> T:
+        """`fn(client)`, retried once on a new connection; BackendError if both fail.
+
+        Before the retry `collection` is loaded again: a restarted server may come back with it
+        released (Milvus Lite does; loading a loaded collection is a no-op in Milvus)."""
         try:
             return fn(self.client)
         except BackendError:
@@ -86,7 +89,10 @@ class MilvusConnection:
             )
             self.close()
             try:
-                return fn(self.client)
+                client = self.client
+                if collection:
+                    client.load_collection(collection, timeout=self.settings.timeout)
+                return fn(client)
             except BackendError as exc:
                 raise BackendError(f"Milvus at {self.uri} stopped answering during {what}") from exc
             except Exception as exc:
@@ -164,6 +170,7 @@ class MilvusLexical:
                 search_params={"metric_type": "IP"},
                 timeout=self.connection.settings.timeout,
             ),
+            self.collection,
         )
         return [s for s in _hits(result, k) if s.score > 0]
 
@@ -200,6 +207,7 @@ class MilvusDense:
                 search_params={"metric_type": "IP", "params": {"ef": max(self.ef_search, k)}},
                 timeout=self.connection.settings.timeout,
             ),
+            self.collection,
         )
         return _hits(result, k)
 
