@@ -118,10 +118,16 @@ def _measure(
     hybrid = HybridRetriever(lexical, dense, kinds, settings.retrieval)  # type: ignore[arg-type]
     hybrid.search(queries[0], TOP_K, query_vector=query_vectors[0])  # first search loads caches
     watch = Stopwatch()
+    n = max(TOP_K, settings.retrieval.candidates)
     for q, vector in zip(queries, query_vectors, strict=False):
         with watch("hybrid"):
             hybrid.search(q, TOP_K, query_vector=vector)
+        with watch("lexical"):
+            lexical.search(q, n)
+        with watch("dense"):
+            dense.search_vector(vector, n)
     p50 = percentiles(watch.times["hybrid"])["p50"]
+    part = {k: percentiles(v)["p50"] for k, v in watch.times.items()}
     return {
         "build": figure(
             t.seconds, local_build, "s", "create, insert, flush, load; baseline: the local build"
@@ -129,4 +135,6 @@ def _measure(
         "query_p50": figure(
             p50, baseline_p50, "ms", "Milvus sparse IP BM25 + Milvus HNSW + fusion, no encoding"
         ),
+        "lexical_p50": figure(part["lexical"], baseline_p50, "ms", "sparse IP search (BM25)"),
+        "dense_p50": figure(part["dense"], baseline_p50, "ms", "HNSW search"),
     }
