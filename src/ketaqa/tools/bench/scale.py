@@ -21,7 +21,6 @@ from ketaqa.pipeline.embedding import TextEncoder
 from ketaqa.pipeline.index import Index, dense_index
 from ketaqa.pipeline.outline import BlockKind
 from ketaqa.pipeline.retrieve import (
-    BM25_VARIANTS,
     DenseRetriever,
     HybridRetriever,
     LexicalRetriever,
@@ -182,7 +181,7 @@ def _build(
 
 def _build_figures(built: Built, variant: str) -> dict:
     s = built.seconds
-    name = BM25_VARIANTS[variant].__name__
+    name = f"SparseBM25({variant})"
     ann = built.approximate is not None
     parts = f"{name} + IndexFlatIP" + (" + HNSW" if ann else "")
     row = {
