@@ -135,6 +135,24 @@ def abstracts_from_env(env: dict[str, str]) -> AbstractsSettings:
 
 
 @dataclass(frozen=True)
+class BackendSettings:
+    """Where retrieval runs: in this process (the default) or in a Milvus server.
+
+    Milvus Lite, Standalone and Distributed speak the same gRPC API: only `milvus_uri` and
+    `milvus_token` ("user:password" or an API key) change between them."""
+
+    kind: str = "local"  # "local" | "milvus"
+    milvus_uri: str = "http://127.0.0.1:19530"
+    milvus_token: str = ""
+    collection: str = "ketaqa"  # an alias, swapped to each new build
+    fallback: str = ""  # "local": when Milvus is unreachable at start, warn and search locally
+    timeout: float = 10.0  # seconds per Milvus call
+
+
+BACKENDS = ("local", "milvus")
+
+
+@dataclass(frozen=True)
 class Settings:
     corpus_dir: Path = REPO_ROOT / "corpus"
     index_dir: Path = REPO_ROOT / "index"
@@ -147,6 +165,7 @@ class Settings:
     # Teaching sets in PostgreSQL instead of data_dir's SQLite file (KETAQA_DATABASE_URL),
     # so several app replicas share them.
     database_url: str | None = None
+    backend: BackendSettings = field(default_factory=BackendSettings)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -162,6 +181,7 @@ class Settings:
             server=server_from_env(env),
             abstracts=abstracts_from_env(env),
             database_url=env.get("KETAQA_DATABASE_URL") or None,
+            backend=backend_from_env(env),
             **{k: Path(v) for k, v in paths.items() if v},
         )
 
@@ -181,6 +201,31 @@ def server_from_env(env: dict[str, str]) -> ServerSettings:
         concurrency=_whole_number(env, "KETAQA_CONCURRENCY", default.concurrency, 1, 64),
         username=user,
         password=password,
+    )
+
+
+def backend_from_env(env: dict[str, str]) -> BackendSettings:
+    """KETAQA_BACKEND, KETAQA_MILVUS_URI/_TOKEN/_COLLECTION/_TIMEOUT, KETAQA_BACKEND_FALLBACK."""
+    default = BackendSettings()
+    kind = (env.get("KETAQA_BACKEND") or default.kind).strip().lower()
+    if kind not in BACKENDS:
+        raise KetaqaError(f"KETAQA_BACKEND must be one of {', '.join(BACKENDS)}, not {kind!r}")
+    fallback = (env.get("KETAQA_BACKEND_FALLBACK") or "").strip().lower()
+    if fallback not in ("", "local"):
+        raise KetaqaError(f"KETAQA_BACKEND_FALLBACK must be 'local' or unset, not {fallback!r}")
+    collection = env.get("KETAQA_MILVUS_COLLECTION") or default.collection
+    if not collection.replace("_", "a").isalnum() or not collection[0].isalpha():
+        raise KetaqaError(
+            "KETAQA_MILVUS_COLLECTION must start with a letter and hold only letters, digits "
+            f"and underscores, not {collection!r}"
+        )
+    return BackendSettings(
+        kind=kind,
+        milvus_uri=env.get("KETAQA_MILVUS_URI") or default.milvus_uri,
+        milvus_token=env.get("KETAQA_MILVUS_TOKEN", ""),
+        collection=collection,
+        fallback=fallback,
+        timeout=float(_whole_number(env, "KETAQA_MILVUS_TIMEOUT", int(default.timeout), 1, 600)),
     )
 
 

@@ -36,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip the first run's fetch of missing abstracts (or KETAQA_ABSTRACTS=off)",
     )
+    p_index.add_argument(
+        "--backend",
+        choices=("local", "milvus"),
+        help="also build or refresh the Milvus collection (default: KETAQA_BACKEND)",
+    )
 
     p_ask = sub.add_parser("ask", help="answer a question with passages from the corpus")
     p_ask.add_argument("question", nargs="?", help="the question, in quotes")
@@ -193,6 +198,10 @@ def cmd_index(args: argparse.Namespace) -> int:
         _progress(f"{len(index.passages)} passages indexed")
     ensure_fast_encoder(settings.index_dir, _progress)
     _structure_report(settings.corpus_dir, settings.index_dir)
+    if (args.backend or settings.backend.kind) == "milvus":
+        from ketaqa.pipeline.backends import build_milvus
+
+        build_milvus(settings, rebuild=args.rebuild, progress=_progress)
     return 0
 
 

@@ -13,8 +13,9 @@ import numpy as np
 from ketaqa.config import MAX_QUESTION_CHARS, MAX_TOP_K, Settings
 from ketaqa.errors import InputError
 from ketaqa.pipeline.answer import SIGNAL_DEPTH, Answer, Answerer, RankedPassage
+from ketaqa.pipeline.backends import open_search
 from ketaqa.pipeline.embedding import Encoder, TextEncoder, general_vocabulary
-from ketaqa.pipeline.index import Index, index_status, open_index
+from ketaqa.pipeline.index import Index, index_status
 from ketaqa.pipeline.outline import BlockKind
 from ketaqa.pipeline.query import QueryAnalysis, QueryReader
 from ketaqa.pipeline.retrieve import Hit, HybridRetriever, Method, asks_for_citation
@@ -74,14 +75,15 @@ class Assistant:
     settings: Settings
     encoder: TextEncoder
     index: Index
-    retriever: HybridRetriever = field(init=False)
+    retriever: HybridRetriever | None = None  # None: the local one over `index`
     answerer: Answerer = field(init=False)
     reader: QueryReader = field(init=False)
 
     def __post_init__(self) -> None:
-        self.retriever = HybridRetriever.from_index(
-            self.index, self.encoder, self.settings.retrieval
-        )
+        if self.retriever is None:
+            self.retriever = HybridRetriever.from_index(
+                self.index, self.encoder, self.settings.retrieval
+            )
         self.answerer = Answerer(
             self.index,
             VerdictModel.load(self.settings.verdict_model_file),
@@ -105,8 +107,8 @@ class Assistant:
     ) -> Assistant:
         settings = settings or Settings.from_env()
         encoder = encoder or Encoder()
-        index = open_index(settings, encoder, rebuild=rebuild, progress=progress)
-        return cls(settings, encoder, index)
+        index, retriever = open_search(settings, encoder, rebuild=rebuild, progress=progress)
+        return cls(settings, encoder, index, retriever)
 
     @classmethod
     def open_for_queries(
@@ -122,7 +124,9 @@ class Assistant:
 
         settings = settings or Settings.from_env()
         encoder = None
-        if index_status(settings) == "ok":
+        if settings.backend.kind == "milvus":  # the ONNX export, when this machine has one
+            encoder = query_encoder(settings.index_dir)
+        elif index_status(settings) == "ok":
             encoder = query_encoder(settings.index_dir, export_missing=True, progress=progress)
         return cls.open(settings, encoder, progress=progress)
 

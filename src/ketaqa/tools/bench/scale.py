@@ -21,13 +21,13 @@ from ketaqa.pipeline.embedding import TextEncoder
 from ketaqa.pipeline.index import Index, dense_index
 from ketaqa.pipeline.outline import BlockKind
 from ketaqa.pipeline.retrieve import (
-    BM25_VARIANTS,
     DenseRetriever,
     HybridRetriever,
     LexicalRetriever,
 )
 from ketaqa.progress import Progress
 from ketaqa.tools.bench.figures import SEED, TOP_K, Plan, Stopwatch, Timer, figure, percentiles
+from ketaqa.tools.bench.milvus_scale import bench_milvus
 
 SENTENCES_PER_PASSAGE = (2, 6)  # a synthetic passage joins this many real sentences (inclusive)
 
@@ -126,6 +126,17 @@ def bench_scale(
         row.update(_build_figures(built, settings.retrieval.bm25_variant))
         row["size"] = _size_figure(data, built)
         row.update(_query_figures(built, settings, questions[: plan.scale_queries], query_vectors))
+        progress(f"scale: {n} synthetic passages in Milvus")
+        row["milvus"] = bench_milvus(
+            settings,
+            data.tokens,
+            data.vectors,
+            index.tokenizer,
+            questions[: plan.scale_queries],
+            query_vectors,
+            row["query_p50"]["baseline"],
+            row["build"]["value"],
+        )
         if built.approximate is not None:
             row["ann_recall@10"] = _recall_figure(
                 built.exact.vectors, built.approximate.vectors, query_vectors
@@ -170,7 +181,7 @@ def _build(
 
 def _build_figures(built: Built, variant: str) -> dict:
     s = built.seconds
-    name = BM25_VARIANTS[variant].__name__
+    name = f"SparseBM25({variant})"
     ann = built.approximate is not None
     parts = f"{name} + IndexFlatIP" + (" + HNSW" if ann else "")
     row = {
@@ -207,7 +218,9 @@ def _size_figure(data: Synthetic, built: Built) -> dict:
 def _query_figures(
     built: Built, settings: Settings, queries: list[str], query_vectors: np.ndarray
 ) -> dict:
-    """Query p50 through `HybridRetriever.search` (no encoding: the vector is given)."""
+    """Query p50 through `HybridRetriever.search` (no encoding: the vector is given).
+
+    The lexical side is `SparseBM25`; the baseline is rank-bm25 over str.split tokens."""
     rs = settings.retrieval
     n_cand = max(TOP_K, rs.candidates)
     kinds = [BlockKind.PARAGRAPH.value] * built.lexical.size
