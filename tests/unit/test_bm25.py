@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from ketaqa.config import REPO_ROOT
 from ketaqa.pipeline.bm25 import Parameters, SparseBM25
-from ketaqa.pipeline.corpus import load_corpus
 from ketaqa.pipeline.index import collect_passages
+from ketaqa.pipeline.library import load_corpus
 from ketaqa.pipeline.retrieve import BM25_VARIANTS, rank
 from ketaqa.pipeline.tokenizer import build_tokenizer
 
