@@ -22,10 +22,14 @@ from ketaqa.pipeline.assistant import Assistant
 
 def notice(assistant: Assistant) -> str:
     """The notice above the tabs, from what the index holds."""
+    return render.notice_html(document_source(assistant))
+
+
+def document_source(assistant: Assistant) -> str:
+    """The statement as handouts name it: its citation (college, title, date)."""
     index = assistant.index
     doc_id = render.statement_doc_id(index.passages)
-    citation = index.document_citation(doc_id) if doc_id else ""
-    return render.notice_html(citation)
+    return index.document_citation(doc_id) if doc_id else ""
 
 
 def about_corpus(assistant: Assistant) -> str:
@@ -69,7 +73,7 @@ def build_app(
             item_select=sets.item_select,
         )
         ask_tab.wire(ask, assistant, by_id, replace(sets_view, status=ask.save_status))
-        sets_tab.wire(app, sets, sets_view)
+        sets_tab.wire(app, sets, sets_view, document_source(assistant))
         eval_tab.wire(evaluation, assistant)
         api.register(assistant, store)
 
