@@ -71,9 +71,7 @@ def test_card_shows_verbatim_passage_citation_links_and_context(passages, by_id,
     card = render.passage_card(rp, True, by_id, references, ref.citation())
     start, end = rp.highlight
     assert f"<mark>{html.escape(passage.text[start:end])}</mark>" in card
-    text_only = re.sub(
-        r"<[^>]+>", "", card.split('<div class="passage">', 1)[1].split("</div>")[0]
-    )
+    text_only = re.sub(r"<[^>]+>", "", card.split('<div class="passage">', 1)[1].split("</div>")[0])
     assert html.unescape(text_only) == passage.text  # verbatim, nothing added or dropped
     assert html.escape(passage.pages.label()) in card
     assert html.escape(ref.citation()) in card
