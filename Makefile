@@ -10,6 +10,12 @@ export TOKENIZERS_PARALLELISM := false
 
 .PHONY: run test lint index clean-venv
 
+# axe-core (package.json, pinned in package-lock.json) for the browser tests' accessibility scan;
+# without node/npm those checks are skipped and pytest's summary says why.
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --ignore-scripts --silent && touch $@; \
+	else echo "npm not found: the browser tests' axe-core scan will be skipped" >&2; fi
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
@@ -27,10 +33,11 @@ run: $(VENV)/.installed-app
 	$(BIN)/python app.py
 
 ## Set up with the dev extras and run the whole test suite. As root, first installs what the
-## system tests need from Debian (Chromium, PostgreSQL, wrk), as .ci/run does; otherwise the
-## tests that need a missing piece are skipped and the summary says why.
+## system tests need from Debian (Chromium, PostgreSQL, wrk; npm, which installs axe-core), as
+## .ci/run does; otherwise the tests that need a missing piece are skipped and the summary says why.
 test: $(VENV)/.installed-dev
 	@.ci/system-packages
+	@$(MAKE) --no-print-directory node_modules/axe-core/axe.min.js || true
 	$(BIN)/ruff check src tests app.py
 	$(BIN)/python -m pytest -q
 

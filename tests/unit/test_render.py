@@ -71,9 +71,7 @@ def test_card_shows_verbatim_passage_citation_links_and_context(passages, by_id,
     card = render.passage_card(rp, True, by_id, references, ref.citation())
     start, end = rp.highlight
     assert f"<mark>{html.escape(passage.text[start:end])}</mark>" in card
-    text_only = re.sub(
-        r"</?mark>", "", card.split('<div class="passage">', 1)[1].split("</div>")[0]
-    )
+    text_only = re.sub(r"<[^>]+>", "", card.split('<div class="passage">', 1)[1].split("</div>")[0])
     assert html.unescape(text_only) == passage.text  # verbatim, nothing added or dropped
     assert html.escape(passage.pages.label()) in card
     assert html.escape(ref.citation()) in card
@@ -181,3 +179,42 @@ def test_source_evidence_is_shown_beside_the_statement_escaped():
     assert "CONCLUSIONS" in out and "PMID 90000021" in out and "did &lt;not&gt; prevent" in out
     assert "ABSTRACT" in out and "other2020" in out
     assert render.source_evidence_html([]) == ""
+
+
+def test_source_markup_is_rendered_and_every_character_kept():
+    from ketaqa.text import source_html
+
+    text = "Orhurhu V. Ketamine. *Anesth Analg* 2019. - C-1.** (a) Noppers. [11] [SEP]” (p. 537)"
+    page = source_html(text, (0, len(text)))
+    assert "<em " in page and ">Anesth Analg</em>" in page
+    assert page.count('class="artefact"') == 2  # the stray ** and [SEP]
+    assert "source file" in page
+    assert html.unescape(re.sub(r"<[^>]+>", "", page)) == text  # verbatim, markers kept hidden
+    assert '<span class="src-mark" hidden>*</span>' in page
+
+
+def test_each_citation_is_shown_once_and_chips_link_to_the_item(passages, by_id, references):
+    cohen = [p for p in passages if p.reference_key == "cohen2018"][:3]
+    chosen = tuple(ranked(p, i) for i, p in enumerate(cohen, start=1))
+    citation = references["cohen2018"].citation()
+    page = render.answer_html(
+        Answer("q?", Verdict.ANSWERS, 0.9, (), chosen),
+        by_id,
+        references,
+        {rp.passage.id: citation for rp in chosen},
+        actions=True,
+    )
+    assert page.count(html.escape(citation)) == 1
+    assert page.count('same source as <a href="#card-1">[1]</a>') == 2
+    target = re.search(r'<a class="where" href="#([^"]+)">A-2</a>', page).group(1)
+    assert f'id="{target}"' in page
+    assert page.count('data-action="save"') == len(chosen)
+    assert "confidence" not in page.lower()
+
+
+def test_banner_has_no_maintainer_command_and_the_about_panel_does(passages, references):
+    notice = render.notice_html("A citation. April 2022")
+    assert "ketaqa abstracts" not in notice and "`" not in notice
+    about = render.about_corpus_html(render.abstracts_line(references, passages), False)
+    assert "<code>ketaqa abstracts fetch</code>" in about and "`" not in about
+    assert "<code>" not in render.about_corpus_html("all there", True)

@@ -206,3 +206,24 @@ def test_split_sentences_keeps_abbreviations_together():
         "Ketamine i.v. or s.c. was given.",
         "P = .213 was found.",
     ]
+
+
+def test_split_sentences_keeps_page_references_whole():
+    text = (
+        "“Overall, we conclude there is limited evidence (grade C).” (p. 537) "
+        "Next sentence here. See the review (pp. 2–6). Last one."
+    )
+    assert [text[s:e] for s, e in split_sentences(text)] == [
+        "“Overall, we conclude there is limited evidence (grade C).” (p. 537)",
+        "Next sentence here.",
+        "See the review (pp. 2–6).",
+        "Last one.",
+    ]
+
+
+def test_no_highlight_unit_of_the_statement_cuts_a_page_reference(statement_text):
+    from ketaqa.pipeline.passages import units
+
+    for line in statement_text.splitlines():
+        for s, e in units(line):
+            assert not line[s:e].rstrip().endswith(("(p.", "(pp.")), line[s:e]

@@ -392,3 +392,57 @@ def test_multi_line_highlights_are_bolded_line_by_line():
     assert bold_lines(text) == (
         "**“In summary, ketamine should not be used in patients with**\n\n- **poorly controlled x**"
     )
+
+
+def test_update_item_question(filled):
+    item = filled.get_set("Week 1").items[0]
+    filled.update_item(item.id, question="  Who should   not get ketamine? ")
+    assert filled.get_set("Week 1").items[0].question == "Who should not get ketamine?"
+    with pytest.raises(InputError, match="empty"):
+        filled.update_item(item.id, question="   ")
+    assert filled.get_set("Week 1").items[0].question == "Who should not get ketamine?"
+
+
+def test_student_handout_has_no_answer_marks_and_the_key_has_them(filled):
+    ts = filled.get_set("Week 1")
+    source = "Faculty of Pain Medicine, ANZCA. Position Statement on ketamine. April 2022"
+    student = teaching.export_text(ts, "student", notice="Not prescriptive.", source=source)
+    key = teaching.export_text(ts, "markdown", notice="Not prescriptive.", source=source)
+    for md in (student, key):
+        assert f"Source: {source}" in md
+        refs = md.split("## References", 1)[1]
+        assert (
+            "[10.1097/AAP.0000000000000808](https://doi.org/10.1097/AAP.0000000000000808)" in refs
+        )
+        assert "[29870457](https://pubmed.ncbi.nlm.nih.gov/29870457/)" in refs
+    assert "correct answer" not in student and "Start here" not in student
+    assert "**" not in student.split("## References")[0]  # no bolded highlight
+    assert key.count("— correct answer") == 1 and "**Note:** Start here" in key
+    for item in ts.items:
+        for p in item.passages:
+            for line in p.text.splitlines():
+                assert line.strip() in student  # passages verbatim
+
+
+def test_printable_html_handouts(filled):
+    ts = filled.get_set("Week 1")
+    page = teaching.export_text(ts, "html", source="The statement, April 2022")
+    key = teaching.export_text(ts, "html-key", source="The statement, April 2022")
+    assert page.startswith("<!doctype html>") and "@media print" in page
+    assert "Student handout" in page and "Answer key" in key
+    assert "correct answer" not in page and "<mark>" not in page and "Start here" not in page
+    assert "— correct answer" in key and "<mark>" in key and "Start here" in key
+    assert 'href="https://doi.org/10.1097/AAP.0000000000000808"' in page
+    assert "The statement, April 2022" in page
+
+
+def test_export_file_names_per_kind(filled, tmp_path):
+    ts = filled.get_set("Week 1")
+    names = {
+        k: teaching.write_export(ts, k, tmp_path).name for k in ("student", "html", "html-key")
+    }
+    assert names == {
+        "student": "Week-1-student.md",
+        "html": "Week-1-student.html",
+        "html-key": "Week-1-answer-key.html",
+    }

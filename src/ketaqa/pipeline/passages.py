@@ -75,18 +75,25 @@ def word_count(text: str) -> int:
 # Sentences: used for splitting long blocks here and for highlights in the answer stage.
 
 _NO_BREAK_BEFORE = re.compile(
-    r"(?:\bet al|\be\.g|\bi\.e|\bvs|\bDr|\bincl|\bapprox|\bNo|\bFig|\bi\.v|\bs\.c|\b[A-Z])\.$"
+    r"(?:\bet al|\be\.g|\bi\.e|\bvs|\bDr|\bincl|\bapprox|\bNo|\bFig|\bi\.v|\bs\.c|\b[A-Z]"
+    r"|\(pp?)\.$"  # "(p. 537)" and "(pp. 2–6)" are page references, not sentence ends
 )
 _BOUNDARY = re.compile(r"(?<=[.!?])[”\"’)\]]*\s+(?=[“\"(\[]?[A-Z0-9])")
+# A quotation's page reference ends its sentence: "… certainty).” (p. 537) Next sentence."
+_AFTER_PAGE_REF = re.compile(r"(?<=\))\s+(?=[“\"]?[A-Z])")
+_PAGE_REF_END = re.compile(r"\(pp?\.\s*[0-9][0-9–-]*\)$")
 
 
 def split_sentences(text: str, base: int = 0) -> list[tuple[int, int]]:
     """Sentence spans `(start, end)` in `text`, offset by `base`; never loses a character."""
     spans = []
     start = 0
-    for m in _BOUNDARY.finditer(text):
+    page_ends = (
+        m for m in _AFTER_PAGE_REF.finditer(text) if _PAGE_REF_END.search(text, 0, m.start())
+    )
+    for m in sorted((*_BOUNDARY.finditer(text), *page_ends), key=lambda m: m.start()):
         head = text[start : m.start()]
-        if _NO_BREAK_BEFORE.search(head.rstrip('”"’)]')):
+        if m.start() < start or _NO_BREAK_BEFORE.search(head.rstrip('”"’)]')):
             continue
         end = m.start() + len(m.group(0).rstrip())
         spans.append((start, end))

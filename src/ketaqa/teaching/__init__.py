@@ -1,13 +1,12 @@
 """Educators' teaching sets: records and validation (`models`), the SQLite store (`store`,
 `queries`), the PostgreSQL store (`postgres`), the interface both satisfy and the factory that
-picks one (`protocol`), and the exports (`export`). Other packages use the names below as
+picks one (`protocol`), and the exports (`export`, `handout`). Other packages use the names below as
 `from ketaqa import teaching` then `teaching.TeachingStore`, `teaching.write_export`, ..."""
 
 from ketaqa.teaching.export import (
     CSV_COLUMNS,
     EXPORT_KINDS,
     EXTENSIONS,
-    bold_lines,
     eval_items,
     export_text,
     parse_set_json,
@@ -15,9 +14,9 @@ from ketaqa.teaching.export import (
     to_csv,
     to_eval_jsonl,
     to_json,
-    to_markdown,
     write_export,
 )
+from ketaqa.teaching.handout import bold_lines, to_html, to_markdown
 from ketaqa.teaching.models import (
     Item,
     SavedPassage,
@@ -51,6 +50,7 @@ __all__ = [
     "safe_filename",
     "to_csv",
     "to_eval_jsonl",
+    "to_html",
     "to_json",
     "to_markdown",
     "write_export",

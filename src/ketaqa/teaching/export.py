@@ -1,9 +1,9 @@
 """Teaching-set exports, and the strict reader of the JSON export.
 
-A Markdown handout with numbered citations, CSV (one row per passage), JSON (the lossless form
-that `parse_set_json` reads back, strictly validated) and evaluation items in the format of
-`eval/questions.jsonl`. Exports are pure functions of a `TeachingSet`; only `write_export`
-touches the disk.
+Handouts (student version and answer key, Markdown or printable HTML: handout.py), CSV (one
+row per passage), JSON (the lossless form that `parse_set_json` reads back, strictly
+validated) and evaluation items in the format of `eval/questions.jsonl`. Exports are pure
+functions of a `TeachingSet`; only `write_export` touches the disk.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 from ketaqa.config import QUESTIONS_FILE
 from ketaqa.errors import InputError
 from ketaqa.files import write_atomic
+from ketaqa.teaching.handout import to_html, to_markdown
 from ketaqa.teaching.models import (
     ItemFields,
     TeachingError,
@@ -31,8 +32,24 @@ from ketaqa.teaching.models import (
 
 EXPORT_FORMAT = "ketaqa-teaching-set"
 EXPORT_VERSION = 1
-EXPORT_KINDS = ("markdown", "csv", "json", "eval")
-EXTENSIONS = {"markdown": "md", "csv": "csv", "json": "json", "eval": "jsonl"}
+# "markdown" is the teacher's handout with the answers marked (the answer key); "student" has no
+# answer marks; "html" and "html-key" are the printable pages of each (see handout.py).
+EXPORT_KINDS = ("student", "markdown", "html", "html-key", "csv", "json", "eval")
+EXTENSIONS = {
+    "student": "md",
+    "markdown": "md",
+    "html": "html",
+    "html-key": "html",
+    "csv": "csv",
+    "json": "json",
+    "eval": "jsonl",
+}
+STEM_SUFFIX = {
+    "student": "-student",
+    "html": "-student",
+    "html-key": "-answer-key",
+    "eval": "-eval-items",
+}
 
 MAX_ITEMS = 1_000
 MAX_IMPORT_BYTES = 10_000_000
@@ -116,55 +133,6 @@ def parse_set_json(data: str | bytes) -> tuple[str, list[ItemFields]]:
 
 # ---------------------------------------------------------------------------------------------
 # Handout, spreadsheet and evaluation items
-
-
-def _md_user_text(text: str) -> str:
-    """Questions, notes and names are the user's words: keep HTML in them inert."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _quote_block(text: str) -> str:
-    return "\n".join(f"> {line}" if line.strip() else ">" for line in text.splitlines())
-
-
-def bold_lines(text: str) -> str:
-    """Bold a highlight line by line (Markdown bold cannot cross lines); bullet markers and
-    surrounding white space stay outside the asterisks."""
-    out = []
-    for line in text.split("\n"):
-        m = re.match(r"^(\s*(?:- )?)(.*?)(\s*)$", line)
-        lead, body, trail = m.groups() if m else ("", line, "")
-        out.append(f"{lead}**{body}**{trail}" if body else line)
-    return "\n".join(out)
-
-
-def to_markdown(ts: TeachingSet, notice: str = "") -> str:
-    """A handout: each question, its passages quoted verbatim (highlight in bold), numbered
-    citations [n] and the list of references at the end."""
-    numbers: dict[str, int] = {}
-    lines = [f"# {_md_user_text(ts.name)}", ""]
-    if notice:
-        lines += [f"*{notice}*", ""]
-    for item in ts.items:
-        lines += [f"## {item.position}. {_md_user_text(item.question)}", ""]
-        for p in item.passages:
-            n = numbers.setdefault(p.citation, len(numbers) + 1)
-            text = p.text
-            start = text.find(p.highlight) if p.highlight else -1
-            if start >= 0:
-                end = start + len(p.highlight)
-                text = text[:start] + bold_lines(text[start:end]) + text[end:]
-            lines.append(_quote_block(text))
-            where = ", ".join(x for x in (p.section, p.pages) if x)
-            marker = " — correct answer" if p.id == item.correct_passage_id else ""
-            lines += [">", f"> — {where} [{n}]{marker}", ""]
-        if item.note:
-            lines += [f"**Note:** {_md_user_text(item.note)}", ""]
-    if numbers:
-        lines += ["## References", ""]
-        lines += [f"{n}. {citation}" for citation, n in numbers.items()]
-        lines.append("")
-    return "\n".join(lines)
 
 
 CSV_COLUMNS = (
@@ -274,10 +242,17 @@ def safe_filename(name: str, extension: str) -> str:
 
 
 def export_text(
-    ts: TeachingSet, kind: str, notice: str = "", questions_path: Path | None = None
+    ts: TeachingSet,
+    kind: str,
+    notice: str = "",
+    questions_path: Path | None = None,
+    source: str = "",
 ) -> str:
-    if kind == "markdown":
-        return to_markdown(ts, notice)
+    """The export of `kind` as text; `source` names the statement (title, college, date)."""
+    if kind in ("student", "markdown"):
+        return to_markdown(ts, notice, source, answers=kind == "markdown")
+    if kind in ("html", "html-key"):
+        return to_html(ts, notice, source, answers=kind == "html-key")
     if kind == "csv":
         return to_csv(ts)
     if kind == "json":
@@ -293,10 +268,11 @@ def write_export(
     out_dir: Path,
     notice: str = "",
     questions_path: Path | None = None,
+    source: str = "",
 ) -> Path:
     """Write an export into `out_dir` under a sanitised file name; the path written."""
-    text = export_text(ts, kind, notice, questions_path)
-    stem = ts.name + ("-eval-items" if kind == "eval" else "")
+    text = export_text(ts, kind, notice, questions_path, source)
+    stem = ts.name + STEM_SUFFIX.get(kind, "")
     path = out_dir / safe_filename(stem, EXTENSIONS[kind])
     if path.resolve().parent != out_dir.resolve():
         raise TeachingError("refusing to write an export outside its folder")

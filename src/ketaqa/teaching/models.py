@@ -106,6 +106,14 @@ ItemFields = tuple[str, tuple[SavedPassage, ...], str, str | None]
 # Validation of what users type or import
 
 
+def clean_question(value: object, what: str = "question") -> str:
+    """A question fit to store: text within its limit, white space collapsed, not empty."""
+    question = " ".join(clean_text(value, what, MAX_QUESTION_CHARS).split())
+    if not question:
+        raise InputError(f"the {what} is empty")
+    return question
+
+
 def utc_now() -> str:
     """The timestamp format of every `created`, `updated` and `exported` field."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -185,7 +193,7 @@ def validate_item(
     where: str = "item",
 ) -> ItemFields:
     """The item's fields checked and normalised, ready to store; InputError says what is wrong."""
-    question = " ".join(clean_text(question, f"{where} question", MAX_QUESTION_CHARS).split())
+    question = clean_question(question, f"{where} question")
     note = clean_text(note, f"{where} note", MAX_NOTE_CHARS, required=False)
     if isinstance(passages, (str, bytes)) or not isinstance(passages, Sequence):
         raise InputError(f"{where} passages must be a list")

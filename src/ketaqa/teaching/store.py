@@ -29,6 +29,7 @@ from ketaqa.teaching.models import (
     TeachingError,
     TeachingSet,
     clean_name,
+    clean_question,
     clean_text,
     utc_now,
     validate_item,
@@ -298,9 +299,15 @@ class TeachingStore:
             queries.write_order(con, set_id, list(item_ids))
 
     def update_item(
-        self, item_id: int, note: str | None = None, correct_passage_id: str | None = None
+        self,
+        item_id: int,
+        note: str | None = None,
+        correct_passage_id: str | None = None,
+        question: str | None = None,
     ) -> None:
-        """Change an item's note and/or its correct-answer passage ("" clears it)."""
+        """Change an item's note, its correct-answer passage ("" clears it), its question."""
+        if question is not None:
+            question = clean_question(question)
         with self._transaction(write=True) as con:
             set_id = queries.item_set(con, item_id)
             row = con.execute("SELECT passages FROM items WHERE id = ?", (item_id,)).fetchone()
@@ -308,6 +315,8 @@ class TeachingStore:
             if note is not None:
                 note = clean_text(note, "note", MAX_NOTE_CHARS, required=False)
                 con.execute("UPDATE items SET note = ? WHERE id = ?", (note, item_id))
+            if question is not None:
+                con.execute("UPDATE items SET question = ? WHERE id = ?", (question, item_id))
             if correct_passage_id is not None:
                 if correct_passage_id and correct_passage_id not in ids:
                     raise InputError("the correct answer must be one of the item's passages")

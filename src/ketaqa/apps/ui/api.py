@@ -93,13 +93,17 @@ class Api:
         }
 
     def sets_export(self, set_name: str, fmt: str = "markdown") -> dict:
-        """Export a set: fmt is markdown, csv, json or eval. Returns file_name and content."""
+        """Export a set: fmt is student (handout), markdown (answer key), html (printable student
+        handout), html-key, csv, json or eval. Returns file_name and content."""
         try:
             ts = self.store.get_set(set_name)
-            content = teaching.export_text(ts, fmt, notice=NOTICE)
+            index = self.assistant.index
+            doc_id = next((p.doc_id for p in index.passages if p.source == "statement"), None)
+            source = index.document_citation(doc_id) if doc_id else ""
+            content = teaching.export_text(ts, fmt, notice=NOTICE, source=source)
         except KetaqaError as exc:
             raise _api_error(exc) from exc
-        name = ts.name + ("-eval-items" if fmt == "eval" else "")
+        name = ts.name + teaching.export.STEM_SUFFIX.get(fmt, "")
         return {
             "set": ts.name,
             "format": fmt,

@@ -15,17 +15,29 @@ import gradio as gr
 from ketaqa import teaching
 from ketaqa.apps.json_api import JsonApi
 from ketaqa.apps.ui import api, ask_tab, eval_tab, render, sets_tab
-from ketaqa.apps.ui.widgets import html_box
+from ketaqa.apps.ui.widgets import PAGE_CSS, html_box
 from ketaqa.config import ServerSettings, Settings
 from ketaqa.pipeline.assistant import Assistant
 
 
 def notice(assistant: Assistant) -> str:
     """The notice above the tabs, from what the index holds."""
+    return render.notice_html(document_source(assistant))
+
+
+def document_source(assistant: Assistant) -> str:
+    """The statement as handouts name it: its citation (college, title, date)."""
     index = assistant.index
     doc_id = render.statement_doc_id(index.passages)
-    citation = index.document_citation(doc_id) if doc_id else ""
-    return render.notice_html(citation, render.abstracts_line(index.references, index.passages))
+    return index.document_citation(doc_id) if doc_id else ""
+
+
+def about_corpus(assistant: Assistant) -> str:
+    """The "About this corpus" panel: the abstracts status and the maintainers' hints."""
+    index = assistant.index
+    have, can_have, _ = render.abstracts_counts(index.references, index.passages)
+    line = render.abstracts_line(index.references, index.passages)
+    return render.about_corpus_html(line, have >= can_have)
 
 
 def build_app(
@@ -42,6 +54,8 @@ def build_app(
         delete_cache=(3600, 86400),  # exported files leave Gradio's cache after a day
     ) as app:
         html_box(notice(assistant), elem_id="notice")
+        with gr.Accordion("About this corpus", open=False, elem_id="about-corpus"):
+            html_box(about_corpus(assistant), elem_id="about")
         with gr.Tabs():
             with gr.Tab("Ask", id="ask"):
                 ask = ask_tab.build()
@@ -59,7 +73,7 @@ def build_app(
             item_select=sets.item_select,
         )
         ask_tab.wire(ask, assistant, by_id, replace(sets_view, status=ask.save_status))
-        sets_tab.wire(app, sets, sets_view)
+        sets_tab.wire(app, sets, sets_view, document_source(assistant))
         eval_tab.wire(evaluation, assistant)
         api.register(assistant, store)
 
@@ -95,4 +109,5 @@ def launch(
         mcp_server=False,
         pwa=False,
         show_error=False,
+        css=PAGE_CSS,
     )

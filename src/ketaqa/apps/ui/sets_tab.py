@@ -19,7 +19,10 @@ from ketaqa.errors import InputError, KetaqaError
 from ketaqa.pipeline.assistant import NOTICE
 
 EXPORT_CHOICES = (
-    ("Markdown handout", "markdown"),
+    ("Student handout (Markdown)", "student"),
+    ("Answer key (Markdown)", "markdown"),
+    ("Printable student handout (HTML)", "html"),
+    ("Printable answer key (HTML)", "html-key"),
     ("CSV", "csv"),
     ("JSON (re-importable)", "json"),
     ("Evaluation items (JSONL)", "eval"),
@@ -37,6 +40,9 @@ class SetsTab:
     up_button: gr.Button
     down_button: gr.Button
     delete_item_button: gr.Button
+    edit_question: gr.Textbox
+    edit_note: gr.Textbox
+    edit_button: gr.Button
     new_name: gr.Textbox
     rename_button: gr.Button
     confirm_delete: gr.Checkbox
@@ -57,10 +63,14 @@ def build() -> SetsTab:
     set_view = html_box(elem_id="set-view")
     status = html_box(elem_id="sets-status")
     with gr.Row():
-        item_select = gr.Dropdown(choices=[], label="Item", scale=3)
+        item_select = gr.Dropdown(choices=[], label="Item", scale=3, elem_id="item-select")
         up_button = gr.Button("Move up", scale=1)
         down_button = gr.Button("Move down", scale=1)
         delete_item_button = gr.Button("Delete item", scale=1, variant="stop")
+    with gr.Group(elem_id="item-edit"):
+        edit_question = gr.Textbox(label="Question of the chosen item", elem_id="edit-question")
+        edit_note = gr.Textbox(label="Note of the chosen item", lines=2, elem_id="edit-note")
+        edit_button = gr.Button("Save question and note", elem_id="edit-item")
     with gr.Row():
         new_name = gr.Textbox(label="New name", scale=3)
         rename_button = gr.Button("Rename set", scale=1)
@@ -91,6 +101,9 @@ def build() -> SetsTab:
         up_button=up_button,
         down_button=down_button,
         delete_item_button=delete_item_button,
+        edit_question=edit_question,
+        edit_note=edit_note,
+        edit_button=edit_button,
         new_name=new_name,
         rename_button=rename_button,
         confirm_delete=confirm_delete,
@@ -155,6 +168,7 @@ class SetsEvents:
 
     tab: SetsTab
     view: SetsView
+    source: str = ""  # the statement as handouts name it: title, college, date
 
     def load_sets(self) -> dict:
         return self.view.show(None, "")
@@ -194,6 +208,30 @@ class SetsEvents:
             return self.view.show(name, f"Not moved: {exc}", False, item_id)
         return self.view.show(name, "Moved.", True, item_id)
 
+    def pick_item(self, name: str, item_id: int | None) -> dict:
+        """The chosen item's question and note, ready to edit."""
+        item = self._item(name, item_id)
+        return {
+            self.tab.edit_question: item.question if item else "",
+            self.tab.edit_note: item.note if item else "",
+        }
+
+    def _item(self, name: str, item_id: int | None) -> teaching.Item | None:
+        try:
+            ts = self.view.store.get_set(name)
+        except KetaqaError:
+            return None
+        return next((i for i in ts.items if item_id is not None and i.id == int(item_id)), None)
+
+    def edit_item_ui(self, name: str, item_id: int | None, question: str, note: str) -> dict:
+        try:
+            if item_id is None:
+                raise InputError("choose an item first")
+            self.view.store.update_item(int(item_id), note=note or "", question=question)
+        except KetaqaError as exc:
+            return self.view.show(name, f"Not changed: {exc}", False, item_id)
+        return self.view.show(name, "Question and note saved.", True, item_id)
+
     def delete_item_ui(self, name: str, item_id: int | None) -> dict:
         try:
             if item_id is None:
@@ -207,7 +245,7 @@ class SetsEvents:
         try:
             ts = self.view.store.get_set(name)
             out_dir = Path(tempfile.mkdtemp(prefix="ketaqa-export-"))
-            path = teaching.write_export(ts, kind, out_dir, notice=NOTICE)
+            path = teaching.write_export(ts, kind, out_dir, notice=NOTICE, source=self.source)
         except KetaqaError as exc:
             return {
                 self.tab.export_out: None,
@@ -230,9 +268,10 @@ class SetsEvents:
         return {self.tab.import_file: None, **shown}
 
 
-def wire(app: gr.Blocks, tab: SetsTab, view: SetsView) -> None:
-    """Connect the tab's events; the sets are shown when the page loads."""
-    events = SetsEvents(tab, view)
+def wire(app: gr.Blocks, tab: SetsTab, view: SetsView, source: str = "") -> None:
+    """Connect the tab's events; the sets are shown when the page loads. `source` is the
+    statement's citation, named on every handout."""
+    events = SetsEvents(tab, view, source)
     shown = view.outputs
     app.load(events.load_sets, None, shown, **PRIVATE)
     tab.set_select.input(events.show_set, [tab.set_select], shown, **PRIVATE)
@@ -245,6 +284,9 @@ def wire(app: gr.Blocks, tab: SetsTab, view: SetsView) -> None:
     tab.up_button.click(events.move_up, selected_item, shown, **PRIVATE)
     tab.down_button.click(events.move_down, selected_item, shown, **PRIVATE)
     tab.delete_item_button.click(events.delete_item_ui, selected_item, shown, **PRIVATE)
+    edit = [tab.edit_question, tab.edit_note]
+    tab.item_select.change(events.pick_item, selected_item, edit, **PRIVATE)
+    tab.edit_button.click(events.edit_item_ui, [*selected_item, *edit], shown, **PRIVATE)
     tab.export_button.click(
         events.export_ui,
         [tab.set_select, tab.export_kind],

@@ -7,6 +7,8 @@ from pathlib import Path
 import gradio as gr
 
 CSS = Path(__file__).with_name("style.css").read_text(encoding="utf-8")
+# Page-level rules for `launch(css=...)`: the Ask button, the footer, the phone layout.
+PAGE_CSS = Path(__file__).with_name("page.css").read_text(encoding="utf-8")
 
 # The page's own events are not part of the API: clients use the named endpoints of api.py.
 PRIVATE = {"api_visibility": "private"}
