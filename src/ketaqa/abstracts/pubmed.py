@@ -26,11 +26,17 @@ from ketaqa.pipeline.pubmed_xml import PubmedXMLError
 EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
 TOOL = "ketaqa"
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+MAX_RESPONSE_BYTES = 64_000_000  # 50 records of at most 1 MB each, with room to spare
+READ_CHUNK = 1 << 16
 USER_AGENT = "ketaqa (+https://www.ncbi.nlm.nih.gov/books/NBK25497/)"
 
 
 class EutilsUnreachable(KetaqaError):
     """NCBI could not be reached at all (no network, DNS, refused, repeated timeouts)."""
+
+
+class DeadlineReached(KetaqaError):
+    """The overall deadline of a fetch passed; what was fetched so far is kept."""
 
 
 class EutilsHTTPError(KetaqaError):
@@ -39,6 +45,10 @@ class EutilsHTTPError(KetaqaError):
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status = status
+
+
+class ResponseTooLarge(EutilsHTTPError):
+    """An answer larger than `EutilsConfig.max_response_bytes`; refused, not retried."""
 
 
 def normalise_title(title: str) -> str:
@@ -86,10 +96,12 @@ class EutilsConfig:
     base_url: str = EUTILS_URL
     email: str | None = None
     api_key: str | None = None
-    timeout: float = 30.0  # seconds per request
+    timeout: float = 30.0  # seconds per request, however slowly the answer trickles in
     max_retries: int = 4  # retries after the first attempt, for 429/5xx/timeouts
     backoff: float = 1.0  # first retry delay; doubles each time
     max_wait: float = 60.0  # cap on any one delay, Retry-After included
+    max_response_bytes: int = MAX_RESPONSE_BYTES
+    deadline: float | None = None  # clock() time after which no request starts or waits
 
     @property
     def requests_per_second(self) -> int:
@@ -106,6 +118,7 @@ class EutilsClient:
         sleep: Callable[[float], None] = time.sleep,
     ):
         self.config = config
+        self.clock = clock
         self.sleep = sleep
         self.limiter = RateLimiter(config.requests_per_second, clock, sleep)
 
@@ -138,10 +151,11 @@ class EutilsClient:
         for attempt in range(cfg.max_retries + 1):
             last = attempt == cfg.max_retries
             delay = min(cfg.backoff * 2**attempt, cfg.max_wait)
+            self._check_deadline(endpoint)
             self.limiter.wait()
             try:
                 with urllib.request.urlopen(request, timeout=cfg.timeout) as response:
-                    return response.read()
+                    return self._read(response, endpoint)
             except urllib.error.HTTPError as exc:
                 status = exc.code
                 retry_after = _retry_after(exc.headers.get("Retry-After") if exc.headers else None)
@@ -168,8 +182,36 @@ class EutilsClient:
                         f"cannot reach NCBI E-utilities at {where}: {exc!r} "
                         f"({attempt + 1} attempts)"
                     ) from None
+            self._check_deadline(endpoint, delay)
             self.sleep(delay)
         raise AssertionError("unreachable")  # the loop always returns or raises
+
+    def _check_deadline(self, endpoint: str, wait: float = 0.0) -> None:
+        """DeadlineReached when the deadline has passed, or would pass during `wait`."""
+        deadline = self.config.deadline
+        if deadline is not None and self.clock() + wait >= deadline:
+            raise DeadlineReached(f"the fetch deadline passed before {endpoint} could finish")
+
+    def _read(self, response: http.client.HTTPResponse, endpoint: str) -> bytes:
+        """The body, read in chunks: at most `max_response_bytes`, and within `timeout`
+        seconds in all (the socket timeout only bounds each single wait, so a server
+        trickling a byte at a time would otherwise hold us forever)."""
+        cfg = self.config
+        started = self.clock()
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := response.read1(READ_CHUNK):
+            size += len(chunk)
+            if size > cfg.max_response_bytes:
+                raise ResponseTooLarge(
+                    200,
+                    f"NCBI E-utilities {endpoint} answer is larger than "
+                    f"{cfg.max_response_bytes:,} bytes; refused",
+                )
+            chunks.append(chunk)
+            if self.clock() - started > cfg.timeout:
+                raise TimeoutError(f"{endpoint} answer took over {cfg.timeout:g} s")
+        return b"".join(chunks)
 
     def _timed_out(self, where: str, attempt: int) -> EutilsUnreachable:
         return EutilsUnreachable(

@@ -13,6 +13,10 @@ from dataclasses import dataclass
 
 from ketaqa.errors import KetaqaError
 
+MAX_XML_DEPTH = 100  # real PubMed records nest about 12 deep, inline markup included
+MAX_ABSTRACT_CHARS = 100_000  # real abstracts are a few thousand characters
+MAX_RECORD_BYTES = 2_000_000  # one article with a long reference list is well under this
+
 
 class PubmedXMLError(KetaqaError):
     """A PubMed XML file or an NCBI answer cannot be parsed or is not what was asked for."""
@@ -38,16 +42,23 @@ class PubmedRecord:
     def has_abstract(self) -> bool:
         return any(s.text for s in self.sections)
 
+    @property
+    def too_large(self) -> str | None:
+        """Why this record is refused (too big to index safely), or None when it is fine."""
+        chars = sum(len(s.text) for s in self.sections)
+        if chars > MAX_ABSTRACT_CHARS:
+            return f"abstract of {chars:,} characters; the limit is {MAX_ABSTRACT_CHARS:,}"
+        if len(self.xml) > MAX_RECORD_BYTES:
+            return f"record of {len(self.xml):,} bytes; the limit is {MAX_RECORD_BYTES:,}"
+        return None
+
 
 def parse_article_set(data: bytes, source: str) -> list[PubmedRecord]:
     """Every article in a PubmedArticleSet (or a lone PubmedArticle), in document order.
 
     `source` names the file or request in error messages.
     """
-    try:
-        root = ET.fromstring(data)
-    except ET.ParseError as exc:
-        raise PubmedXMLError(f"{source}: malformed XML ({exc})") from exc
+    root = parse_bounded(data, source)
     if root.tag in ("PubmedArticle", "PubmedBookArticle"):
         articles = [root]
     elif root.tag == "PubmedArticleSet":
@@ -60,6 +71,30 @@ def parse_article_set(data: bytes, source: str) -> list[PubmedRecord]:
             f"{source}: not PubMed XML (root element <{root.tag}>, expected <PubmedArticleSet>)"
         )
     return [_record(article) for article in articles]
+
+
+def parse_bounded(data: bytes, source: str, max_depth: int = MAX_XML_DEPTH) -> ET.Element:
+    """The document's root element; PubmedXMLError when malformed or nested deeper than
+    `max_depth` (deep nesting would exhaust the recursion of serialising it again)."""
+    parser = ET.XMLPullParser(events=("start", "end"))
+    depth, root = 0, None
+    try:
+        for offset in range(0, max(len(data), 1), 1 << 16):
+            parser.feed(data[offset : offset + (1 << 16)])
+            for event, element in parser.read_events():
+                depth += 1 if event == "start" else -1
+                root = element if root is None else root
+                if depth > max_depth:
+                    raise PubmedXMLError(
+                        f"{source}: XML nested more than {max_depth} elements deep; "
+                        "not a PubMed record"
+                    )
+        parser.close()
+    except ET.ParseError as exc:
+        raise PubmedXMLError(f"{source}: malformed XML ({exc})") from exc
+    if root is None:
+        raise PubmedXMLError(f"{source}: malformed XML (no element)")
+    return root
 
 
 def _record(article: ET.Element) -> PubmedRecord:
