@@ -118,9 +118,24 @@ def parse_set_json(data: str | bytes) -> tuple[str, list[ItemFields]]:
 # Handout, spreadsheet and evaluation items
 
 
-def _md_user_text(text: str) -> str:
-    """Questions, notes and names are the user's words: keep HTML in them inert."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+_MD_PUNCTUATION = re.compile(r"([\\`*_\[\]{}()#!|~^$])")
+_MD_ORDERED = re.compile(r"^(\s*\d+)([.)])", re.M)
+_AUTOLINK = re.compile(r"(?i)(\b(?:https?|ftp|mailto|javascript|data|file)|\bwww)([:.])")
+
+
+def md_escape(text: str) -> str:
+    """The user's words (question, note, set name) made inert in Markdown: no heading, list,
+    link, image, emphasis, table, HTML or bare-URL autolink can come out of them, while a
+    reader still sees the same characters."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MD_PUNCTUATION.sub(r"\\\1", text)
+    text = _AUTOLINK.sub(r"\1\\\2", text)
+    text = text.replace("@", "\\@")
+    text = _MD_ORDERED.sub(r"\1\\\2", text)
+    return re.sub(r"^(\s*)([-+=])", r"\1\\\2", text, flags=re.M)
+
+
+_md_user_text = md_escape
 
 
 def _quote_block(text: str) -> str:
@@ -193,17 +208,18 @@ def _csv_cell(value: object) -> str:
 
 
 def to_csv(ts: TeachingSet) -> str:
-    """One row per saved passage."""
+    """One row per saved passage; the user's words are Markdown-escaped as in the handout, so
+    a cell pasted into a Markdown document cannot add a heading, link or image."""
     out = io.StringIO()
     writer = csv.writer(out, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for item in ts.items:
         for n, p in enumerate(item.passages, start=1):
             row = (
-                ts.name,
+                md_escape(ts.name),
                 item.position,
-                item.question,
-                item.note,
+                md_escape(item.question),
+                md_escape(item.note),
                 n,
                 p.id,
                 "yes" if p.id == item.correct_passage_id else "",
