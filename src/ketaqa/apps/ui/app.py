@@ -12,9 +12,12 @@ import gradio as gr
 
 from ketaqa import teaching
 from ketaqa.apps.ui import api, ask_tab, eval_tab, render, sets_tab
+from ketaqa.apps.ui.guard import LoginThrottle, auth_function
 from ketaqa.apps.ui.widgets import html_box
 from ketaqa.config import ServerSettings, Settings
 from ketaqa.pipeline.assistant import Assistant
+
+MAX_UPLOAD = "10mb"  # a teaching-set JSON export is limited to 10 MB too
 
 
 def notice(assistant: Assistant) -> str:
@@ -72,11 +75,14 @@ def launch(
     quiet: bool = False,
     auth: tuple[str, str] | None = None,
 ):
-    """Serve the app locally (never a public share link), behind a login when `auth` is set."""
+    """Serve the app locally (never a public share link), behind a login when `auth` is set;
+    the login covers every page and endpoint (/evaluate included), and failed attempts are
+    throttled. Uploads are capped at MAX_UPLOAD."""
     return app.launch(
         server_name=host,
         server_port=port,
-        auth=auth,
+        auth=auth_function(LoginThrottle(*auth)) if auth else None,
+        max_file_size=MAX_UPLOAD,
         share=False,
         inbrowser=False,
         prevent_thread_lock=prevent_thread_lock,
