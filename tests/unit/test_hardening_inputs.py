@@ -81,7 +81,7 @@ def test_cli_ask_dev_zero_is_one_line(capsys):
     assert "not a regular file" in one_line_error(capsys)
 
 
-# -- F2 and F3: PubMed XML --------------------------------------------------------------------------
+# -- F2 and F3: PubMed XML ----------------------------------------------------------------------
 
 
 def test_deep_nesting_is_refused_not_a_recursion_error():
