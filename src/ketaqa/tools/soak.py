@@ -10,7 +10,6 @@ The app runs with its own TMPDIR and data folder, so nothing else on the machine
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import sqlite3
