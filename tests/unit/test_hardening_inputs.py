@@ -169,7 +169,7 @@ def api(tmp_path) -> Api:
         (lambda a: a.sets_save("S", "q?", [1, 2]), "each passage id must be text"),
         (lambda a: a.sets_save("S", "q?", "abc"), "passage_ids must be a list"),
         (lambda a: a.sets_export("a\ud800b"), "control or binary"),
-        (lambda a: a.sets_export("S", "pdf"), "fmt must be one of"),
+        (lambda a: a.sets_export("S", "pdf"), "unknown export format"),
         (lambda a: a.evaluate("dev", "abc"), "limit must be"),
         (lambda a: a.ask(["q"]), "question must be text"),
         (lambda a: a.ask("q?", True), "top_k must be a whole number"),

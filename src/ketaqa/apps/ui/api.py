@@ -160,7 +160,9 @@ class Api:
         need(set_name, str, "set_name")
         need(fmt, str, "fmt")
         if fmt not in teaching.EXPORT_KINDS:
-            raise InputError(f"fmt must be one of {', '.join(teaching.EXPORT_KINDS)}")
+            raise InputError(
+                f"unknown export format {fmt!r}; choose one of {', '.join(teaching.EXPORT_KINDS)}"
+            )
         ts = self.store.get_set(set_name)
         content = teaching.export_text(ts, fmt, notice=NOTICE)
         name = ts.name + ("-eval-items" if fmt == "eval" else "")
