@@ -51,6 +51,7 @@ STAGES = [
     "tokenizer",
     "embedding",
     "fast_encoder",
+    "encode",
     "index",
     "query",
     "retrieve",
