@@ -20,7 +20,16 @@ from ketaqa.abstracts.importer import import_path
 from ketaqa.apps.checks import describe_os_error
 from ketaqa.apps.cli import main, read_questions
 from ketaqa.apps.ui.api import Api
-from ketaqa.apps.ui.guard import LoginThrottle, TempFolders, auth_function, remove_stale_roots
+from ketaqa.apps.ui.guard import (
+    CLIENT_ADDRESS,
+    ClientAddress,
+    LoginThrottle,
+    TempFolders,
+    auth_function,
+    new_save_token,
+    remove_stale_roots,
+    save_request_id,
+)
 from ketaqa.config import REPO_ROOT, Settings
 from ketaqa.errors import InputError
 from ketaqa.pipeline.abstract_corpus import cache_path, load_rendered
@@ -235,6 +244,80 @@ def test_failed_logins_are_throttled():
     assert sum(waits) > 200  # 30 guesses now take minutes, not 0.03 s
     assert asyncio.run(check("ed", "secret")) is True
     assert throttle.delay() == 0.0
+
+
+def test_login_throttle_is_per_client_address():
+    """Failures from one address slow that address only; another logs in at once."""
+    now = [0.0]
+    throttle = LoginThrottle("ed", "secret", clock=lambda: now[0])
+    waits: list[tuple[str, float]] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        waits.append((CLIENT_ADDRESS.get(), seconds))
+        now[0] += seconds
+
+    check = auth_function(throttle, sleep=fake_sleep)
+
+    async def attempt(address: str, password: str) -> bool:
+        token = CLIENT_ADDRESS.set(address)
+        try:
+            return await check("ed", password)
+        finally:
+            CLIENT_ADDRESS.reset(token)
+
+    async def scenario() -> list[bool]:
+        guesses = [await attempt("203.0.113.7", f"guess{n}") for n in range(6)]
+        return [*guesses, await attempt("198.51.100.2", "secret")]
+
+    results = asyncio.run(scenario())
+    assert results == [False] * 6 + [True]
+    assert [a for a, _ in waits] == ["203.0.113.7"] * 5  # the other address never waited
+    assert throttle.delay("203.0.113.7") == 8.0 and throttle.delay("198.51.100.2") == 0.0
+
+
+def test_login_throttle_remembers_a_bounded_number_of_addresses():
+    throttle = LoginThrottle("ed", "secret", max_clients=3)
+    for n in range(10):
+        throttle.check("ed", "wrong", f"192.0.2.{n}")
+    assert throttle.delay("192.0.2.9") == 0.5
+    assert len(throttle._clients) == 3
+
+
+def test_client_address_middleware_sets_and_resets_the_address():
+    seen: list[str] = []
+
+    async def inner(scope, receive, send) -> None:
+        seen.append(CLIENT_ADDRESS.get())
+
+    middleware = ClientAddress(inner)
+
+    async def run() -> None:
+        await middleware({"type": "http", "client": ("192.0.2.5", 4242)}, None, None)
+        await middleware({"type": "http", "client": None}, None, None)
+        await middleware({"type": "lifespan"}, None, None)
+
+    asyncio.run(run())
+    assert seen == ["192.0.2.5", "unknown", "unknown"]
+    assert CLIENT_ADDRESS.get() == "unknown"
+
+
+# -- idempotent saves from the Ask tab ----------------------------------------------------------
+
+
+def test_save_request_id_is_the_same_for_the_same_save_only():
+    token = new_save_token()
+    same = save_request_id(token, "Week 1", ["b", "a"], "a", "note")
+    assert same == save_request_id(token, " week 1 ", ["a", "b"], "a", "note")
+    assert teaching.models.clean_request_id(same) == same  # short printable ASCII
+    others = {
+        save_request_id(new_save_token(), "Week 1", ["a", "b"], "a", "note"),
+        save_request_id(token, "Week 2", ["a", "b"], "a", "note"),
+        save_request_id(token, "Week 1", ["a"], "a", "note"),
+        save_request_id(token, "Week 1", ["a", "b"], "b", "note"),
+        save_request_id(token, "Week 1", ["a", "b"], "a", "other note"),
+    }
+    assert same not in others and len(others) == 5
+    assert save_request_id(None, "Week 1", ["a"], "", "") is None
 
 
 # -- C1 control characters ------------------------------------------------------------------------

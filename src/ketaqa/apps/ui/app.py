@@ -9,10 +9,11 @@ built first, then wired, because saving on the Ask tab refreshes the Teaching se
 from dataclasses import replace
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from ketaqa import teaching
 from ketaqa.apps.ui import api, ask_tab, eval_tab, render, sets_tab
-from ketaqa.apps.ui.guard import LoginThrottle, auth_function
+from ketaqa.apps.ui.guard import ClientAddress, LoginThrottle, auth_function
 from ketaqa.apps.ui.widgets import html_box
 from ketaqa.config import ServerSettings, Settings
 from ketaqa.pipeline.assistant import Assistant
@@ -77,11 +78,12 @@ def launch(
 ):
     """Serve the app locally (never a public share link), behind a login when `auth` is set;
     the login covers every page and endpoint (/evaluate included), and failed attempts are
-    throttled. Uploads are capped at MAX_UPLOAD."""
+    throttled per client address. Uploads are capped at MAX_UPLOAD."""
     return app.launch(
         server_name=host,
         server_port=port,
         auth=auth_function(LoginThrottle(*auth)) if auth else None,
+        app_kwargs={"middleware": [Middleware(ClientAddress)]} if auth else None,
         max_file_size=MAX_UPLOAD,
         share=False,
         inbrowser=False,

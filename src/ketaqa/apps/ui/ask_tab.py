@@ -13,6 +13,7 @@ import gradio as gr
 
 from ketaqa import teaching
 from ketaqa.apps.ui import render
+from ketaqa.apps.ui.guard import new_save_token, save_request_id
 from ketaqa.apps.ui.sets_tab import SetsView
 from ketaqa.apps.ui.widgets import PRIVATE, html_box
 from ketaqa.config import MAX_QUESTION_CHARS
@@ -157,7 +158,13 @@ class AskEvents:
         }
 
     def save_ui(
-        self, result: dict | None, picked: list[str], correct: str, note: str, set_name: str
+        self,
+        result: dict | None,
+        picked: list[str],
+        correct: str,
+        note: str,
+        set_name: str,
+        token: str | None = None,
     ) -> dict:
         if not result:
             return self.saved.show(None, "Ask a question first, then pick passages to save.", False)
@@ -174,6 +181,7 @@ class AskEvents:
                 [teaching.SavedPassage.from_answer_json(d) for d in chosen],
                 note or "",
                 correct or None,
+                request_id=save_request_id(token, set_name or "", ids, correct or "", note or ""),
             )
         except KetaqaError as exc:
             return self.saved.show(set_name, f"Not saved: {exc}", False)
@@ -188,9 +196,11 @@ def wire(tab: AskTab, assistant: Assistant, by_id: Mapping[str, Passage], saved:
     outputs = [tab.results, tab.answer_state, tab.picked, tab.correct]
     tab.ask_button.click(events.ask_ui, inputs, outputs, **PRIVATE)
     tab.question.submit(events.ask_ui, inputs, outputs, **PRIVATE)
+    save_token = gr.State(new_save_token)  # a new one with each answer: Save is idempotent
+    tab.answer_state.change(new_save_token, None, save_token, **PRIVATE)
     tab.save_button.click(
         events.save_ui,
-        [tab.answer_state, tab.picked, tab.correct, tab.note, tab.save_set],
+        [tab.answer_state, tab.picked, tab.correct, tab.note, tab.save_set, save_token],
         saved.outputs,
         **PRIVATE,
     )

@@ -1,10 +1,14 @@
-"""What keeps the app bounded: a throttled login, and per-request temporary folders that are
-cleaned up.
+"""What keeps the app bounded: a login throttled per client address, idempotent saves from
+the Ask tab, and per-request temporary folders that are cleaned up.
 
-Gradio checks a login with a callable; ours waits longer after each failed attempt (all
-attempts queue on one lock, so guessing in parallel gains nothing). Exports and evaluation
-reports are written to per-request folders under one root per process: only the newest few
-are kept, the root goes at exit, and roots left by killed processes go at the next start.
+Gradio checks a login by calling a callable with the username and password only, so
+`ClientAddress` (an ASGI middleware given to Gradio's FastAPI app through `app_kwargs`) puts
+each request's client address where that callable can read it. Each address then waits longer
+after each of its failed attempts (its attempts queue on one lock, so guessing in parallel from
+one address gains nothing), while a user at another address is not slowed by it. Exports and
+evaluation reports are written to per-request folders under one root per process: only the
+newest few are kept, the root goes at exit, and roots left by killed processes go at the next
+start.
 """
 
 from __future__ import annotations
@@ -12,22 +16,60 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import hashlib
 import hmac
 import os
 import shutil
 import tempfile
 import threading
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT_PREFIX = "ketaqa-tmp-"
+UNKNOWN_CLIENT = "unknown"
+
+CLIENT_ADDRESS: ContextVar[str] = ContextVar("ketaqa_client_address", default=UNKNOWN_CLIENT)
+
+
+class ClientAddress:
+    """ASGI middleware: the client address of each HTTP request, in `CLIENT_ADDRESS`.
+
+    The address is the TCP peer's; behind a reverse proxy every client is the proxy (headers
+    such as X-Forwarded-For are not trusted: any client can send them)."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]]):
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope.get("type") != "http":
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        token = CLIENT_ADDRESS.set(str(client[0]) if client else UNKNOWN_CLIENT)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            CLIENT_ADDRESS.reset(token)
+
+
+@dataclass
+class _Client:
+    failures: int = 0
+    last_failure: float = 0.0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class LoginThrottle:
-    """One username and password; after n failures in a row each attempt first waits
-    `base * 2**(n-1)` seconds (at most `cap`); a success, or `forget` quiet seconds, resets."""
+    """One username and password; after n failures in a row from one client address, each
+    attempt from that address first waits `base * 2**(n-1)` seconds (at most `cap`); a
+    success, or `forget` quiet seconds, resets it. At most `max_clients` addresses are
+    remembered (the least recently seen are forgotten first)."""
 
     def __init__(
         self,
@@ -37,27 +79,41 @@ class LoginThrottle:
         base: float = 0.5,
         cap: float = 8.0,
         forget: float = 900.0,
+        max_clients: int = 10_000,
     ):
         self._user = username.encode()
         self._password = password.encode()
         self.clock = clock
         self.base, self.cap, self.forget = base, cap, forget
-        self.failures = 0
-        self.last_failure = 0.0
+        self.max_clients = max_clients
+        self._clients: OrderedDict[str, _Client] = OrderedDict()
 
-    def delay(self) -> float:
-        if self.failures and self.clock() - self.last_failure > self.forget:
-            self.failures = 0
-        return min(self.cap, self.base * 2 ** (self.failures - 1)) if self.failures else 0.0
+    def client(self, address: str = UNKNOWN_CLIENT) -> _Client:
+        """The record of one address, created when new (and the oldest dropped when full)."""
+        record = self._clients.get(address)
+        if record is None:
+            record = self._clients[address] = _Client()
+            while len(self._clients) > self.max_clients:
+                self._clients.popitem(last=False)
+        self._clients.move_to_end(address)
+        return record
 
-    def check(self, username: str, password: str) -> bool:
+    def delay(self, address: str = UNKNOWN_CLIENT) -> float:
+        record = self.client(address)
+        if record.failures and self.clock() - record.last_failure > self.forget:
+            record.failures = 0
+        n = record.failures
+        return min(self.cap, self.base * 2 ** (n - 1)) if n else 0.0
+
+    def check(self, username: str, password: str, address: str = UNKNOWN_CLIENT) -> bool:
+        record = self.client(address)
         ok_user = hmac.compare_digest(str(username).encode(), self._user)
         ok_password = hmac.compare_digest(str(password).encode(), self._password)
         if ok_user and ok_password:
-            self.failures = 0
+            record.failures = 0
             return True
-        self.failures += 1
-        self.last_failure = self.clock()
+        record.failures += 1
+        record.last_failure = self.clock()
         return False
 
 
@@ -65,17 +121,40 @@ def auth_function(
     throttle: LoginThrottle,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Callable[[str, str], Awaitable[bool]]:
-    """The coroutine Gradio calls on each login (awaited, so waiting blocks no other request)."""
-    lock = asyncio.Lock()
+    """The coroutine Gradio calls on each login (awaited, so waiting blocks no other request);
+    the client address comes from `ClientAddress`."""
 
     async def check(username: str, password: str) -> bool:
-        async with lock:
-            wait = throttle.delay()
+        address = CLIENT_ADDRESS.get()
+        async with throttle.client(address).lock:
+            wait = throttle.delay(address)
             if wait:
                 await sleep(wait)
-            return throttle.check(username, password)
+            return throttle.check(username, password, address)
 
+    check.throttle = throttle  # type: ignore[attr-defined]  # for inspection
     return check
+
+
+# -- idempotent saves from the Ask tab ---------------------------------------------------------
+
+
+def new_save_token() -> str:
+    """A fresh token for the answer on screen; it changes with every new answer."""
+    return uuid.uuid4().hex
+
+
+def save_request_id(token: str | None, set_name: str, ids: Iterable[str], *rest: str) -> str | None:
+    """The request id of a save from the Ask tab: the same answer (token), set, passages,
+    correct answer and note give the same id, so clicking Save again — because the first
+    click seemed to do nothing — returns the saved item instead of storing it twice.
+    None (a plain save) without a token."""
+    if not token:
+        return None
+    digest = hashlib.sha256()
+    for part in (token, set_name.strip().casefold(), *sorted(ids), *rest):
+        digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
+    return "ask-" + digest.hexdigest()[:40]
 
 
 class TempFolders:
