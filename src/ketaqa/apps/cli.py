@@ -1,4 +1,5 @@
-"""`ketaqa index | ask | serve | eval | abstracts | bench | loadtest`: every command in one place.
+"""`ketaqa index | ask | serve | eval | abstracts | sets | bench | loadtest | soak`: every
+command in one place.
 
 Errors the user can act on become one line on stderr and a non-zero exit, never a traceback.
 """
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sets_command(sub)
     _add_bench_command(sub)
     _add_loadtest_command(sub)
+    _add_soak_command(sub)
     return parser
 
 
@@ -123,6 +125,17 @@ def _add_loadtest_command(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, help="folder for loadtest.json (default eval/reports/)")
 
 
+def _add_soak_command(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "soak",
+        help="minutes of clients asking, saving and exporting while the app is killed, its "
+        "database damaged and the app restarted (not part of make test)",
+    )
+    p.add_argument("--minutes", type=float, default=30.0, help="how long (default 30)")
+    p.add_argument("--clients", type=int, default=16, help="concurrent clients (default 16)")
+    p.add_argument("--root", type=Path, help="work folder (default: a new temporary folder)")
+
+
 def _port(value: str) -> int:
     try:
         port = int(value)
@@ -182,6 +195,10 @@ def _run(args: argparse.Namespace) -> int:
         from ketaqa.apps.tool_commands import cmd_loadtest
 
         return cmd_loadtest(args, _progress)
+    if args.command == "soak":
+        from ketaqa.apps.tool_commands import cmd_soak
+
+        return cmd_soak(args, _progress)
     if args.command == "abstracts":
         from ketaqa.apps.abstracts_command import cmd_abstracts
 

@@ -4,7 +4,10 @@ app killed, its teaching database damaged, and the app started again half way th
 Not part of `make test` (it runs for minutes). It reports how many saves were acknowledged and
 whether every one of them is in the database at the end (saves carry request ids, so a client
 retrying across the restart never duplicates one), and how the app's temporary folder grew.
-The app runs with its own TMPDIR and data folder, so nothing else on the machine is counted.
+Exports go both through the API (`/sets_export`, no file) and through the Teaching sets tab's
+Export button as a browser presses it (a file in a per-request `export-*` folder under the
+app's `ketaqa-tmp-<pid>-*` root), so the bound on those folders is checked too. The app runs
+with its own TMPDIR and data folder, so nothing else on the machine is counted.
 """
 
 from __future__ import annotations
@@ -20,12 +23,16 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import httpx
 
 from ketaqa.config import child_env
 
 MAX_LOOPS = 100_000  # per client; the clock ends the run long before
+KEEP_FOLDERS = 32  # per-request folders the app keeps (apps.ui.guard.TempFolders.keep)
 QUESTIONS = (
     "Which patients may benefit from ketamine?",
     "Is ketamine recommended for complex regional pain syndrome?",
@@ -44,12 +51,16 @@ class SoakResult:
     saves_acknowledged: int = 0
     save_retries: int = 0
     exports: int = 0
+    file_exports: int = 0  # through the Export button: each writes a file
     errors: int = 0
     restarts: int = 0
     damage: str = ""
     lost_acknowledged: int = 0
     duplicated: int = 0
-    tmp_files: list[tuple[float, int, int]] = field(default_factory=list)  # (s, files, bytes)
+    # (s, files, bytes, ketaqa-tmp roots, most request folders in one root)
+    tmp_files: list[tuple[float, int, int, int, int]] = field(default_factory=list)
+    most_request_folders: int = 0
+    roots_left_at_end: int = 0
     error_samples: list[str] = field(default_factory=list)
 
 
@@ -59,9 +70,72 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _tmp_usage(folder: Path) -> tuple[int, int]:
+def _tmp_usage(folder: Path) -> tuple[int, int, int, int]:
+    """Files and bytes under the app's TMPDIR; its ketaqa-tmp roots, and the most per-request
+    folders in one of them."""
     files = [p for p in folder.rglob("*") if p.is_file()]
-    return len(files), sum(p.stat().st_size for p in files if p.exists())
+    size = 0
+    for p in files:
+        try:
+            size += p.stat().st_size
+        except OSError:  # removed by the app meanwhile
+            continue
+    roots = list(folder.glob("ketaqa-tmp-*"))
+    most = max((sum(1 for _ in r.iterdir()) for r in roots if r.is_dir()), default=0)
+    return len(files), size, len(roots), most
+
+
+class ExportButton:
+    """The Teaching sets tab's Export button, pressed as the browser does it: Gradio's queue
+    protocol (POST queue/join, then server-sent events from queue/data). gradio_client cannot
+    call the app's UI events, which are private; the page-load event is sent first in the
+    same session so that the set list holds the set to export."""
+
+    def __init__(self, url: str):
+        self.url = url
+        config = httpx.get(url + "config", timeout=30).json()
+        ids = {c.get("props", {}).get("elem_id"): c["id"] for c in config["components"]}
+        deps = config["dependencies"]
+        self.export = next(d for d in deps if [ids["export"], "click"] in d["targets"])
+        self.load = next(
+            d
+            for d in deps
+            if any(t[1] == "load" for t in d["targets"]) and ids["set-select"] in d["outputs"]
+        )
+
+    def press(self, set_name: str, kind: str = "markdown") -> str:
+        """The export status line; RuntimeError when the event fails."""
+        session = uuid.uuid4().hex
+        with httpx.Client(timeout=httpx.Timeout(120.0)) as http:
+            self._call(http, session, self.load, [])
+            return str(self._call(http, session, self.export, [set_name, kind])[1])
+
+    def _call(self, http: httpx.Client, session: str, dep: dict, data: Sequence) -> list:
+        joined = http.post(
+            self.url + "gradio_api/queue/join",
+            json={
+                "data": list(data),
+                "event_data": None,
+                "fn_index": dep["id"],
+                "trigger_id": dep["targets"][0][0],
+                "session_hash": session,
+            },
+        )
+        joined.raise_for_status()
+        event_id = joined.json()["event_id"]
+        stream = http.stream(
+            "GET", self.url + "gradio_api/queue/data", params={"session_hash": session}
+        )
+        with stream as events:
+            for line in events.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                msg = json.loads(line[5:])
+                if msg.get("event_id") == event_id and msg.get("msg") == "process_completed":
+                    if not msg.get("success"):
+                        raise RuntimeError(f"UI event failed: {msg.get('output')}")
+                    return msg["output"]["data"]
+        raise RuntimeError("the event stream ended before the event completed")
 
 
 class App:
@@ -136,6 +210,7 @@ class Clients:
 
     def __init__(self, url: str, n: int, result: SoakResult):
         self.url, self.n, self.result = url, n, result
+        self.button: ExportButton | None = None
         self.acked: dict[str, tuple[str, int]] = {}
         self.lock = threading.Lock()
         self.stop = threading.Event()
@@ -199,6 +274,16 @@ class Clients:
             client.predict(set_name, "markdown", api_name="/sets_export")
             with self.lock:
                 self.result.exports += 1
+        if i % 3 == 1:
+            self._press_export(set_name, ("markdown", "csv", "json")[(i // 3) % 3])
+
+    def _press_export(self, set_name: str, kind: str) -> None:
+        self.button = self.button or ExportButton(self.url)
+        status = self.button.press(set_name, kind)
+        if "Exported" not in status:
+            raise RuntimeError(f"export did not write a file: {status[:120]}")
+        with self.lock:
+            self.result.file_exports += 1
 
 
 def verify(db: Path, acked: dict[str, tuple[str, int]]) -> tuple[int, int]:
@@ -243,6 +328,8 @@ def run_soak(minutes: float, clients: int = 16, root: Path | None = None) -> Soa
             t.join(timeout=120)
         app.stop()
     result.tmp_files.append((round(time.monotonic() - started), *_tmp_usage(root / "tmp")))
+    result.most_request_folders = max(t[4] for t in result.tmp_files)
+    result.roots_left_at_end = result.tmp_files[-1][3]
     result.lost_acknowledged, result.duplicated = verify(
         root / "data" / "teaching.sqlite3", crowd.acked
     )
@@ -260,7 +347,17 @@ def main() -> int:
     args = parser.parse_args()
     result = run_soak(args.minutes, args.clients, args.root)
     print(json.dumps(asdict(result), indent=2))
-    return 0 if result.lost_acknowledged == 0 and result.duplicated == 0 else 1
+    return 0 if passed(result) else 1
+
+
+def passed(result: SoakResult) -> bool:
+    """No acknowledged save lost or stored twice, and the temporary folders stayed bounded."""
+    return (
+        result.lost_acknowledged == 0
+        and result.duplicated == 0
+        and result.most_request_folders <= KEEP_FOLDERS
+        and result.roots_left_at_end == 0
+    )
 
 
 if __name__ == "__main__":
