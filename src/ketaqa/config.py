@@ -19,8 +19,10 @@ EVAL_DIR = REPO_ROOT / "eval"
 QUESTIONS_FILE = EVAL_DIR / "questions.jsonl"
 EXPECTED_SCORES_FILE = EVAL_DIR / "expected_scores.json"
 TUNED_SETTINGS_FILE = EVAL_DIR / "tuned_settings.json"
+VERDICT_MODEL_FILE = EVAL_DIR / "verdict_model.json"
 REPORTS_DIR = EVAL_DIR / "reports"
 
+EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
 MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 50
 
@@ -58,11 +60,12 @@ class RetrievalSettings:
 
     fusion: str = "weighted"  # "rrf" or "weighted"
     rrf_k: int = 60
-    dense_weight: float = 0.4  # weight of the dense score in the weighted fusion
+    dense_weight: float = 0.5  # weight of the dense score in the weighted fusion
     bm25_variant: str = "okapi"  # "okapi" | "plus" | "l"
     candidates: int = 50  # per retriever, before fusion
-    entry_prior: float = 0.7  # bibliography entries' weight unless a publication is looked up
-    abstain_threshold: float = 0.5357  # below this answer confidence, `answerable` is false
+    entry_prior: float = 0.5  # weight of passages that name publications, unless one is looked up
+    population_boost: float = 1.7  # weight of passages about the population a question names
+    abstain_threshold: float = 0.5357  # the fallback verdict's, used only without a fitted model
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -98,10 +101,37 @@ class ServerSettings:
 
 @dataclass(frozen=True)
 class AbstractsSettings:
-    """What NCBI asks callers to send: an e-mail, and optionally an API key (10 requests/s)."""
+    """What NCBI asks callers to send (an e-mail, optionally an API key for 10 requests/s), and
+    whether `ketaqa index` fetches missing abstracts once, after a short probe of E-utilities."""
 
     ncbi_email: str | None = None
     ncbi_api_key: str | None = None
+    fetch_on_index: bool = True  # KETAQA_ABSTRACTS=off turns the first-run fetch off
+    probe_timeout: float = 3.0  # seconds; offline, `make run` waits no longer than this
+    eutils_url: str = EUTILS_URL
+
+
+def abstracts_from_env(env: dict[str, str]) -> AbstractsSettings:
+    """KETAQA_NCBI_EMAIL, KETAQA_NCBI_API_KEY, KETAQA_ABSTRACTS (on/off),
+    KETAQA_ABSTRACTS_PROBE_TIMEOUT (seconds) and KETAQA_EUTILS_URL."""
+    default = AbstractsSettings()
+    switch = (env.get("KETAQA_ABSTRACTS") or "on").strip().lower()
+    if switch not in ("on", "off"):
+        raise KetaqaError(f"KETAQA_ABSTRACTS must be 'on' or 'off', not {switch!r}")
+    raw = env.get("KETAQA_ABSTRACTS_PROBE_TIMEOUT")
+    try:
+        probe = float(raw) if raw else default.probe_timeout
+    except ValueError as exc:
+        raise KetaqaError(f"KETAQA_ABSTRACTS_PROBE_TIMEOUT must be seconds, not {raw!r}") from exc
+    if not 0 < probe <= 60:
+        raise KetaqaError(f"KETAQA_ABSTRACTS_PROBE_TIMEOUT must be in (0, 60], not {probe:g}")
+    return AbstractsSettings(
+        ncbi_email=env.get("KETAQA_NCBI_EMAIL") or None,
+        ncbi_api_key=env.get("KETAQA_NCBI_API_KEY") or None,
+        fetch_on_index=switch == "on",
+        probe_timeout=probe,
+        eutils_url=env.get("KETAQA_EUTILS_URL") or default.eutils_url,
+    )
 
 
 @dataclass(frozen=True)
@@ -109,10 +139,14 @@ class Settings:
     corpus_dir: Path = REPO_ROOT / "corpus"
     index_dir: Path = REPO_ROOT / "index"
     data_dir: Path = REPO_ROOT / "data"
+    verdict_model_file: Path = VERDICT_MODEL_FILE
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     dense_index: DenseIndexSettings = field(default_factory=DenseIndexSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     abstracts: AbstractsSettings = field(default_factory=AbstractsSettings)
+    # Teaching sets in PostgreSQL instead of data_dir's SQLite file (KETAQA_DATABASE_URL),
+    # so several app replicas share them.
+    database_url: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -126,10 +160,8 @@ class Settings:
         return cls(
             retrieval=load_tuned_retrieval(TUNED_SETTINGS_FILE),
             server=server_from_env(env),
-            abstracts=AbstractsSettings(
-                ncbi_email=env.get("KETAQA_NCBI_EMAIL") or None,
-                ncbi_api_key=env.get("KETAQA_NCBI_API_KEY") or None,
-            ),
+            abstracts=abstracts_from_env(env),
+            database_url=env.get("KETAQA_DATABASE_URL") or None,
             **{k: Path(v) for k, v in paths.items() if v},
         )
 

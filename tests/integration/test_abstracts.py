@@ -11,20 +11,16 @@ import json
 import logging
 import shutil
 import socket
-import threading
-import time
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from fake_eutils import FakeEutils, Reply, serve
 
-from ketaqa.abstracts.fetch import fetch, title_search_term
+from ketaqa.abstracts.entrez import EntrezClient, EutilsConfig
+from ketaqa.abstracts.fetch import fetch
 from ketaqa.abstracts.importer import import_path
-from ketaqa.abstracts.pubmed import EutilsClient, EutilsConfig
+from ketaqa.abstracts.resolve import title_search_term
 from ketaqa.abstracts.status import NO_ABSTRACT_KINDS, status
 from ketaqa.apps.abstracts_command import cmd_abstracts
 from ketaqa.apps.cli import build_parser
@@ -47,96 +43,12 @@ FIXTURES = ROOT / "tests" / "fixtures" / "synthetic_pubmed"
 FAST = {"backoff": 0.01, "max_retries": 1, "timeout": 5.0}  # keep retries quick in tests
 
 
-# ---------------------------------------------------------------------------------------------
-# A fake E-utilities server
-
-
-@dataclass
-class Reply:
-    status: int = 200
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-
-@dataclass
-class FakeEutils:
-    """Answers esearch from `searches` and efetch from the synthetic batch, unless `queued`."""
-
-    searches: dict[str, list[str]] = field(default_factory=dict)
-    queued: dict[str, list[Reply]] = field(default_factory=dict)
-    requests: list[tuple[float, str, dict[str, str]]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def reply(self, endpoint: str, params: dict[str, str]) -> Reply:
-        with self.lock:
-            self.requests.append((time.monotonic(), endpoint, params))
-            queue = self.queued.get(endpoint)
-            if queue:
-                return queue.pop(0)
-        if endpoint == "esearch.fcgi":
-            ids = self.searches.get(params.get("term", ""), [])
-            body = {"esearchresult": {"count": str(len(ids)), "idlist": ids}}
-            return Reply(body=json.dumps(body).encode())
-        if endpoint == "efetch.fcgi":
-            return Reply(body=efetch_answer(params.get("id", "").split(",")))
-        return Reply(status=404)
-
-    def of(self, endpoint: str) -> list[dict[str, str]]:
-        return [params for _, e, params in self.requests if e == endpoint]
-
-    def max_per_second(self) -> int:
-        """The most requests the server saw within any one-second window."""
-        times = sorted(t for t, _, _ in self.requests)
-        return max(
-            (sum(1 for u in times[i:] if u - t < 1.0) for i, t in enumerate(times)), default=0
-        )
-
-
-def efetch_answer(ids: list[str]) -> bytes:
-    """The synthetic batch, keeping only the requested PMIDs (as NCBI would)."""
-    root = ET.parse(FIXTURES / "efetch_batch.xml").getroot()
-    for article in list(root):
-        if article.findtext("MedlineCitation/PMID") not in ids:
-            root.remove(article)
-    return ET.tostring(root, encoding="utf-8")
-
-
-class Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        url = urlsplit(self.path)
-        reply = self.server.fake.reply(url.path.rsplit("/", 1)[-1], dict(parse_qsl(url.query)))
-        if reply.delay:
-            time.sleep(reply.delay)
-        try:
-            self.send_response(reply.status)
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(reply.body)))
-            self.end_headers()
-            self.wfile.write(reply.body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client timed out and left
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeEutils, str]]:
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    httpd.block_on_close = False
-    httpd.fake = FakeEutils()
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield httpd.fake, f"http://127.0.0.1:{httpd.server_address[1]}/entrez/eutils/"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
+    fake = FakeEutils()
+    with serve(fake) as url:
+        yield fake, url
 
 
 @pytest.fixture
@@ -154,7 +66,9 @@ def refs(corpus_dir: Path, *keys: str) -> tuple[Reference, ...]:
 
 def cache_contents(corpus_dir: Path) -> list[str]:
     folder = corpus_dir / "abstracts"
-    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+    if not folder.exists():
+        return []
+    return sorted(p.name for p in folder.iterdir() if p.name != "resolution.json")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,13 +96,16 @@ def test_fetch_resolves_batches_and_reports(server, corpus_dir):
         title_search_term(by_key["bell2006"]): ["90000002"],
         title_search_term(by_key["elia2005"]): ["90000007", "90000008"],
     }
+    fake.citations = {"chizh2007": "AMBIGUOUS 90000030,90000031"}
     report = fetch(corpus_dir, chosen, "dev@example.org", None, url, batch_size=2, **FAST)
 
     assert report.fetched == ("bandschapp2015", "bell2006", "orhurhu2019")
     assert report.cached == ()
     reasons = {m.key: m.reason for m in report.missing}
-    assert reasons["chizh2007"] == "no PMID found"
-    assert reasons["elia2005"].startswith("ambiguous: 2 PubMed records")
+    assert reasons["chizh2007"] == (
+        "ECitMatch: AMBIGUOUS 90000030,90000031; title: no PubMed record"
+    )
+    assert reasons["elia2005"] == "ECitMatch: NOT_FOUND; title: ambiguous, 2 records"
     assert reasons["finnerup2015"] == "no abstract in PubMed record 25575710"
     assert reasons["michelet2018"] == "PMID 29178663 not in NCBI's answer"
     skipped = {m.key: m.reason for m in report.skipped}
@@ -209,8 +126,14 @@ def test_fetch_resolves_batches_and_reports(server, corpus_dir):
     )
     # bandschapp2015 was found by DOI, so no title search was needed for it.
     assert not any("Bandschapp[au]" in p["term"] for p in fake.of("esearch.fcgi"))
-    # No API key: never more than 3 requests in any one second (7 requests were made).
-    assert len(fake.requests) == 7
+    # One ECitMatch request for every reference without a PMID, in NCBI's pipe format.
+    (citmatch,) = fake.of("ecitmatch.cgi")
+    lines = citmatch["bdata"].split("\r")
+    assert "j psychopharmacol|2007|21|259|chizh ba|chizh2007|" in lines
+    assert "scand j pain|2015|7|42|bandschapp o|bandschapp2015|" in lines
+    assert len(lines) == 3  # not bell2006: a Cochrane review has no volume and first page
+    # No API key: never more than 3 requests in any one second (8 requests were made).
+    assert len(fake.requests) == 8
     assert fake.max_per_second() <= 3
 
     # A second run fetches nothing already cached.
@@ -222,7 +145,7 @@ def test_fetch_resolves_batches_and_reports(server, corpus_dir):
 
 def test_api_key_allows_ten_requests_per_second(server):
     fake, url = server
-    client = EutilsClient(EutilsConfig(base_url=url, api_key="synthetic-key", timeout=5.0))
+    client = EntrezClient(EutilsConfig(base_url=url, api_key="synthetic-key", timeout=5.0))
     for _ in range(14):
         client.esearch("x")
     assert 3 < fake.max_per_second() <= 10
@@ -353,15 +276,18 @@ def test_import_then_passages_end_to_end(corpus_dir):
     assert merged["masaracchia2019"].doi == "10.1111/aas.13429"  # references.json kept
 
 
-def test_import_folder_with_malformed_file_writes_nothing(corpus_dir, tmp_path):
+def test_import_folder_with_malformed_file_imports_the_rest(corpus_dir, tmp_path):
     folder = tmp_path / "export"
     folder.mkdir()
     shutil.copy(FIXTURES / "import_set.xml", folder / "a.xml")
     shutil.copy(FIXTURES / "malformed.xml", folder / "b.xml")
     references = load_references(corpus_dir / "references.json")
-    with pytest.raises(KetaqaError, match=r"b\.xml: malformed XML"):
-        import_path(corpus_dir, folder, references)
-    assert cache_contents(corpus_dir) == []
+    report = import_path(corpus_dir, folder, references)
+    assert report.imported == ("lumanauw2019", "masaracchia2019", "tawfik2013")
+    assert len(report.errors) == 1 and "b.xml: malformed XML" in report.errors[0]
+    # Alone, the malformed file imports nothing and says why.
+    with pytest.raises(KetaqaError, match=r"nothing imported: .*b\.xml: malformed XML"):
+        import_path(corpus_dir, folder / "b.xml", references)
 
 
 def test_import_rejects_other_xml(corpus_dir, tmp_path):
@@ -431,8 +357,13 @@ def test_cli_status_and_import(corpus_dir, monkeypatch, capsys):
     assert cmd_abstracts(args, messages.append) == 0
     out = capsys.readouterr().out
     assert out.startswith("3 of 46 abstracts loaded")
-    assert "bendavid2009: letter: no abstract by nature" in out
-    assert "schug2020: book: no abstract by nature" in out
+    rows = {line.split()[0]: line for line in out.splitlines()[2:]}
+    assert rows["bendavid2009"].split(None, 1)[1].startswith("none by nature")
+    assert rows["bendavid2009"].endswith("letter: no abstract by nature")
+    assert rows["schug2020"].endswith("book: no abstract by nature")
+    assert rows["lumanauw2019"].split()[1:5] == ["loaded", "90000003", "import", "import"]
+    assert "(DOI) from import_set.xml" in rows["lumanauw2019"]
+    assert rows["zhou2011"].split()[1:4] == ["missing", "21686074", "references.json"]
 
 
 def test_import_index_ask_end_to_end(fresh_settings, encoder, monkeypatch, capsys):

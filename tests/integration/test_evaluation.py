@@ -33,6 +33,9 @@ def test_report_files_and_shape(test_split_report):
         "abstention_precision",
         "abstention_recall",
         "false_abstention_rate",
+        "answerable_not_covered_rate",
+        "near_miss_answered_rate",
+        "verdict_ece",
     } <= set(report["answer"])
     assert "unanswerable" in report["by_tag"] and "sec1-A" in report["by_tag"]
     assert set(report["significance"]) == {"bm25", "dense", "hybrid-rrf", "hybrid-weighted"}
@@ -41,6 +44,7 @@ def test_report_files_and_shape(test_split_report):
         "report.md",
         "metrics.png",
         "by_tag.png",
+        "reliability.png",
         "qrels.trec",
         "runs/full.trec",
         "runs/bm25.trec",
@@ -58,9 +62,16 @@ def test_quality_gate(test_split_report):
     for metric, floor in expected["full"].items():
         assert report["retrievers"]["full"][metric] >= floor - tol, metric
     answer = report["answer"]
-    for metric in ("highlight_accuracy", "citation_accuracy", "abstention_recall"):
-        assert answer[metric] >= expected["answer"][metric] - tol, metric
-    assert answer["false_abstention_rate"] <= expected["answer"]["false_abstention_rate"] + tol
+    for metric, floor in expected["answer_floors"].items():
+        assert answer[metric] >= floor - tol, metric
+    for metric, ceiling in expected["answer_ceilings"].items():
+        assert answer[metric] <= ceiling + tol, metric
+    for tag, floors in expected["tag_floors"].items():
+        for metric, floor in floors.items():
+            assert report["by_tag"][tag][metric] >= floor - tol, (tag, metric)
+    for tag, ceilings in expected["tag_ceilings"].items():
+        for metric, ceiling in ceilings.items():
+            assert report["by_tag"][tag][metric] <= ceiling + tol, (tag, metric)
 
 
 def test_eval_agrees_with_ask_file(assistant, settings, monkeypatch, capsys, tmp_path):

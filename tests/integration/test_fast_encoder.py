@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from ketaqa.config import REPO_ROOT
+from ketaqa.files import sha256_file
 from ketaqa.pipeline import fast_encoder
 from ketaqa.pipeline.assistant import Assistant
 from ketaqa.pipeline.embedding import Encoder, model_fingerprint
@@ -153,7 +154,7 @@ def write_artefact(index_dir: Path, **meta_changes: object) -> Path:
     meta = {
         "format": ARTEFACT_FORMAT,
         "model_hash": model_fingerprint(),
-        "onnx_sha256": fast_encoder._sha256(onnx),
+        "onnx_sha256": sha256_file(onnx),
         "max_seq_length": 256,
     }
     meta.update(meta_changes)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from ketaqa.abstracts.entrez import EntrezClient, EutilsConfig, ResponseTooLarge
 from ketaqa.abstracts.fetch import DEADLINE_REASON, fetch
-from ketaqa.abstracts.pubmed import EutilsClient, EutilsConfig, ResponseTooLarge
 from ketaqa.config import REPO_ROOT
 from ketaqa.errors import KetaqaError
 from ketaqa.pipeline.corpus import load_references
@@ -44,6 +44,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+    do_POST = do_GET  # Bio.Entrez POSTs long requests (a batch of many PMIDs)
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -87,7 +89,7 @@ def test_deadline_stops_a_failing_fetch_and_reports_the_rest(server, corpus_dir)
 
 def test_a_trickling_server_does_not_defeat_the_timeout(server):
     server.mode = "trickle"
-    client = EutilsClient(EutilsConfig(base_url=server.url, timeout=0.5, max_retries=0))
+    client = EntrezClient(EutilsConfig(base_url=server.url, timeout=0.5, max_retries=0))
     with pytest.raises(KetaqaError, match=r"timed out after 0\.5 s"):
         client.efetch(["1"])  # 300 bytes at 10 a second: 30 s without the overall limit
 
@@ -96,4 +98,4 @@ def test_an_oversized_answer_is_refused(server):
     server.mode = "big"
     config = EutilsConfig(base_url=server.url, timeout=5.0, max_response_bytes=1_000_000)
     with pytest.raises(ResponseTooLarge, match="larger than 1,000,000 bytes"):
-        EutilsClient(config).efetch(["1"])
+        EntrezClient(config).efetch(["1"])

@@ -59,7 +59,13 @@ WRITER = textwrap.dedent(
     from pathlib import Path
     from ketaqa.teaching import SavedPassage, TeachingStore
 
-    store = TeachingStore(Path(sys.argv[1]))
+    target = sys.argv[1]
+    if "://" in target:
+        from ketaqa.teaching.postgres import PostgresStore
+
+        store = PostgresStore(target)
+    else:
+        store = TeachingStore(Path(target))
     passage = SavedPassage(id="p:1-2", text="Verbatim text.", highlight="Verbatim text.",
                            section="Section I", pages="pp. 2–6", citation="Synthetic citation")
     n = 0
@@ -71,10 +77,18 @@ WRITER = textwrap.dedent(
 )
 
 
-def test_kill_9_during_teaching_writes_loses_nothing_committed(tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_kill_9_during_teaching_writes_loses_nothing_committed(tmp_path, request, backend):
     from ketaqa.teaching import TeachingStore
 
-    db = tmp_path / "teaching.sqlite3"
+    if backend == "postgres":
+        from ketaqa.teaching.postgres import PostgresStore
+
+        db = request.getfixturevalue("pg_url")
+        reopen = PostgresStore
+    else:
+        db = str(tmp_path / "teaching.sqlite3")
+        reopen = TeachingStore
     proc = subprocess.Popen(
         [sys.executable, "-c", WRITER, str(db)], stdout=subprocess.PIPE, text=True
     )
@@ -87,5 +101,5 @@ def test_kill_9_during_teaching_writes_loses_nothing_committed(tmp_path):
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    stored = {item.id for item in TeachingStore(db).get_set("Crash set").items}
+    stored = {item.id for item in reopen(db).get_set("Crash set").items}
     assert set(committed) <= stored

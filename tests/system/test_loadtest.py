@@ -39,3 +39,27 @@ def test_concurrent_clients_get_answers_without_errors(assistant, settings, tmp_
         app.close()
     assert result.errors == 0, result.error_samples
     assert result.requests > 0 and result.p95_ms >= result.p50_ms > 0
+
+
+def test_wrk_posts_to_the_json_api_without_errors(assistant, settings, tmp_path):
+    import shutil
+
+    if shutil.which("wrk") is None:
+        pytest.skip("wrk is not installed; apt-get install wrk (make test does it as root)")
+    from ketaqa.apps.ui import app as ui
+    from ketaqa.tools.httpload import run_wrk
+
+    app = ui.build_app(assistant, replace(settings, data_dir=tmp_path))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ui.launch(app, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
+    try:
+        questions = ["What is a position statement?", "Oral ketamine dose?"]
+        result = run_wrk(f"http://127.0.0.1:{port}/api/ask", questions, connections=4, seconds=3)
+    finally:
+        app.close()
+    assert result.errors == 0
+    assert result.requests > 0 and result.p99_ms >= result.p95_ms >= result.p50_ms > 0
+    with pytest.raises(InputError):
+        run_wrk("http://192.0.2.1:80/api/ask", questions, seconds=1)

@@ -39,13 +39,17 @@ ALLOWED = {
 
 # The pipeline's stages in reading order; a stage may import only earlier ones.
 STAGES = [
+    "pdf_text",
     "corpus",
     "outline",
     "layout",
     "linking",
     "statement",
     "pubmed_xml",
+    "structure_report",
     "structure",
+    "bibliography",
+    "library",
     "passages",
     "abstract_corpus",
     "tokenizer",
@@ -57,6 +61,7 @@ STAGES = [
     "retrieve",
     "verdict",
     "answer",
+    "source_evidence",
     "assistant",
 ]
 

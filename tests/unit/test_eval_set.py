@@ -44,6 +44,10 @@ TAG_VOCABULARY = {
     "near-miss",
     # provenance: items exported from an educator's teaching set (curate before adding)
     "teaching-set",
+    # style tags: how the question is typed
+    "ward",
+    "case",
+    "typo",
 }
 MIN_QUESTIONS = 100
 MIN_UNANSWERABLE = 15

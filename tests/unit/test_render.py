@@ -12,9 +12,10 @@ from ketaqa.apps.ui import render
 from ketaqa.config import REPO_ROOT
 from ketaqa.pipeline.answer import Answer, RankedPassage
 from ketaqa.pipeline.assistant import NOTICE
-from ketaqa.pipeline.corpus import load_corpus
+from ketaqa.pipeline.library import load_corpus
 from ketaqa.pipeline.passages import build_passages, split_sentences
 from ketaqa.pipeline.structure import document_citation
+from ketaqa.pipeline.verdict import Verdict, verdict_sentence
 
 CORPUS = REPO_ROOT / "corpus"
 
@@ -87,18 +88,23 @@ def test_answer_escapes_the_question_and_says_first_when_unanswered(passages, by
     question = "<script>alert('x')</script> What oral ketamine dose is suggested?"
     chosen = tuple(ranked(p, i) for i, p in enumerate(passages[10:13], start=1))
     citations = {rp.passage.id: "cited" for rp in chosen}
-    for answerable in (True, False):
+    for verdict in Verdict:
+        missing = ("pregnancy",) if verdict is Verdict.NOT_COVERED else ()
         page = render.answer_html(
-            Answer(question, answerable, 0.5, chosen), by_id, references, citations
+            Answer(question, verdict, 0.5, missing, chosen), by_id, references, citations
         )
         assert "<script>" not in page
         assert html.escape(question) in page
         assert page.count('<div class="passage">') == len(chosen)
         assert page.count("<mark>") >= len(chosen)
-        weak = page.count("Does not answer the question")
-        assert weak == (0 if answerable else len(chosen))
-    assert page.index(render.NOT_ANSWERED) < page.index("<article")
-    empty = render.answer_html(Answer(question, False, 0.0, ()), by_id, references, {})
+        related = page.count(render.RELATED_BADGE)
+        assert related == (0 if verdict is Verdict.ANSWERS else len(chosen))
+        sentence = html.escape(verdict_sentence(verdict, missing))
+        assert page.index(sentence) < page.index("<article")  # the verdict comes first
+    assert "does not mention “pregnancy”" in verdict_sentence(Verdict.NOT_COVERED, ("pregnancy",))
+    empty = render.answer_html(
+        Answer(question, Verdict.RELATED, 0.0, (), ()), by_id, references, {}
+    )
     assert "No passages match these filters." in empty
 
 
@@ -158,3 +164,20 @@ def test_metrics_table_rows():
     assert rows[0][0] == "bm25" and rows[0][2] == 0.75
     answer = dict(render.flat("", report["answer"]))
     assert answer == {"abstain_accuracy": 0.9, "span_found.top1": 0.5}
+
+
+def test_source_evidence_is_shown_beside_the_statement_escaped():
+    evidence = [
+        {
+            "pmid": "90000021",
+            "label": "CONCLUSIONS",
+            "text": "did <not> prevent",
+            "reference_key": "k",
+        },
+        {"pmid": None, "label": None, "text": "plain", "reference_key": "other2020"},
+    ]
+    out = render.source_evidence_html(evidence)
+    assert "What the source says" in out
+    assert "CONCLUSIONS" in out and "PMID 90000021" in out and "did &lt;not&gt; prevent" in out
+    assert "ABSTRACT" in out and "other2020" in out
+    assert render.source_evidence_html([]) == ""

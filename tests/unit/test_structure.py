@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ketaqa.config import REPO_ROOT
-from ketaqa.pipeline.corpus import load_corpus
+from ketaqa.pipeline.library import load_corpus
 from ketaqa.pipeline.passages import MAX_WORDS, build_passages, split_sentences, word_count
 from ketaqa.pipeline.structure import parse_document
 

@@ -1,4 +1,5 @@
-"""Teaching sets: SQLite store, ordering, exports, strict import, damage handling. No model."""
+"""Teaching sets: the SQLite and PostgreSQL stores, ordering, exports, strict import, damage
+handling. No model; the PostgreSQL runs use a private server (tests/pg_fixture.py)."""
 
 from __future__ import annotations
 
@@ -46,9 +47,20 @@ def passage(text: str, n: int, highlight: str | None = None, **extra) -> SavedPa
     )
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_factory(request, tmp_path):
+    """New handles on one empty store, as separate app workers would open it."""
+    if request.param == "postgres":
+        from ketaqa.teaching.postgres import PostgresStore
+
+        url = request.getfixturevalue("pg_url")
+        return lambda: PostgresStore(url)
+    return lambda: TeachingStore(tmp_path / "data" / teaching.DB_NAME)
+
+
 @pytest.fixture
-def store(tmp_path) -> TeachingStore:
-    return TeachingStore(tmp_path / "data" / teaching.DB_NAME)
+def store(store_factory) -> TeachingStore:
+    return store_factory()
 
 
 @pytest.fixture
@@ -76,6 +88,7 @@ def questions(store: TeachingStore, name: str = "Week 1") -> list[str]:
 # -- sets and items ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("store_factory", ["sqlite"], indirect=True)
 def test_database_is_wal_with_busy_timeout(filled):
     con = sqlite3.connect(filled.path)
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -165,13 +178,12 @@ def test_update_item_note_and_correct_answer(filled):
     assert filled.get_set("Week 1").items[1].correct_passage_id is None
 
 
-def test_concurrent_writers_lose_nothing(tmp_path, lines):
-    path = tmp_path / teaching.DB_NAME
-    TeachingStore(path).create_set("Shared")
+def test_concurrent_writers_lose_nothing(store_factory, lines):
+    store_factory().create_set("Shared")
     errors: list[Exception] = []
 
     def writer(n: int) -> None:
-        store = TeachingStore(path)  # its own connection, as another app worker would
+        store = store_factory()  # its own connection, as another app worker would
         try:
             for k in range(8):
                 store.add_item("Shared", f"question {n}-{k}?", [passage(lines[k % 4], k)])
@@ -184,7 +196,7 @@ def test_concurrent_writers_lose_nothing(tmp_path, lines):
     for t in threads:
         t.join()
     assert errors == []
-    ts = TeachingStore(path).get_set("Shared")
+    ts = store_factory().get_set("Shared")
     assert len(ts.items) == 48
     assert len({i.question for i in ts.items}) == 48
     assert [i.position for i in ts.items] == list(range(1, 49))

@@ -1,7 +1,7 @@
 """Fetch the cited references' abstracts from PubMed into the cache, finding missing PMIDs.
 
-A reference without a PMID is looked up by DOI, else by title + first author + year, and only a
-single unambiguous hit is accepted: a wrong abstract beside a citation is worse than none.
+A reference without a PMID is looked up by ECitMatch, then DOI, then title (`resolve`), and
+only a single unambiguous hit is accepted: a wrong abstract beside a citation is worse than none.
 """
 
 from __future__ import annotations
@@ -11,15 +11,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ketaqa.abstracts.pubmed import (
+from ketaqa.abstracts.entrez import (
     EUTILS_URL,
     DeadlineReached,
-    EutilsClient,
+    EntrezClient,
     EutilsConfig,
     EutilsHTTPError,
     ResponseTooLarge,
-    normalise_title,
 )
+from ketaqa.abstracts.resolve import resolve_all, save_resolutions
 from ketaqa.abstracts.status import Missing, none_by_nature
 from ketaqa.files import write_atomic
 from ketaqa.pipeline.abstract_corpus import cache_path, is_readable
@@ -30,10 +30,6 @@ from ketaqa.progress import Progress, quiet
 BATCH_SIZE = 50  # PMIDs per efetch request
 DEFAULT_DEADLINE = 300.0  # seconds for a whole fetch; run it again to fetch the rest
 DEADLINE_REASON = "not fetched: the deadline passed; run `ketaqa abstracts fetch` again"
-TITLE_SEARCH_WORDS = 10
-_STOPWORDS = frozenset(
-    "a an and are as at by for from in into is its of on or the to with without does not vs".split()
-)
 
 
 @dataclass(frozen=True)
@@ -61,9 +57,9 @@ def fetch(
 ) -> FetchReport:
     """Fetch the abstract of every reference that should have one and is not cached yet.
 
-    Missing PMIDs are looked up by DOI, else by title + first author + year (a single hit
-    only). Records are fetched in batches and matched back by PMID. When NCBI cannot be reached,
-    raises KetaqaError; whatever was already written is complete (writes are atomic). After
+    Missing PMIDs are looked up by ECitMatch, DOI, then title (a single hit only). Records
+    are fetched in batches and matched back by PMID. When NCBI cannot be reached, raises
+    KetaqaError; whatever was already written is complete (writes are atomic). After
     `deadline` seconds no request starts: what was fetched is kept and the rest is reported
     missing, so running the command again resumes where it stopped.
     """
@@ -76,7 +72,7 @@ def fetch(
         max_retries=max_retries,
         backoff=backoff,
     )
-    client = EutilsClient(config)
+    client = EntrezClient(config)
     refs = sorted(references, key=lambda r: r.key)
     skipped = [Missing(r.key, why) for r in refs if (why := none_by_nature(r))]
     wanted = [r for r in refs if none_by_nature(r) is None]
@@ -96,7 +92,7 @@ def fetch(
     fetched: list[str] = []
     missing: list[Missing] = []
     try:
-        keys_by_pmid, missing = _resolve_pmids(client, todo, progress)
+        keys_by_pmid, missing = _resolve_pmids(client, todo, corpus_dir, progress)
         pmids = list(keys_by_pmid)
         for i in range(0, len(pmids), batch_size):
             batch = pmids[i : i + batch_size]
@@ -117,26 +113,28 @@ def fetch(
 
 
 def _resolve_pmids(
-    client: EutilsClient, todo: list[Reference], progress: Progress
+    client: EntrezClient, todo: list[Reference], corpus_dir: Path, progress: Progress
 ) -> tuple[dict[str, list[str]], list[Missing]]:
-    """Reference keys by PMID (several references may cite one record), and those with none."""
+    """Reference keys by PMID (several references may cite one record), and those with none.
+
+    Every outcome is logged for `abstracts status`."""
+    resolutions = resolve_all(client, todo) if todo else []
+    if resolutions:
+        save_resolutions(corpus_dir, resolutions)
     missing: list[Missing] = []
     keys_by_pmid: dict[str, list[str]] = {}
-    for ref in todo:
-        pmid, reason = ref.pmid, None
-        if not pmid:
-            pmid, reason = resolve_pmid(client, ref)
-            if pmid:
-                progress(f"{ref.key}: found PMID {pmid}")
-        if pmid:
-            keys_by_pmid.setdefault(pmid, []).append(ref.key)
+    for res in resolutions:
+        if res.pmid:
+            if res.how != "references.json":
+                progress(f"{res.key}: found PMID {res.pmid} by {res.how}")
+            keys_by_pmid.setdefault(res.pmid, []).append(res.key)
         else:
-            missing.append(Missing(ref.key, reason or "no PMID found"))
+            missing.append(Missing(res.key, res.detail or "no PMID found"))
     return keys_by_pmid, missing
 
 
 def _fetch_batch(
-    client: EutilsClient,
+    client: EntrezClient,
     corpus_dir: Path,
     batch: list[str],
     keys_by_pmid: dict[str, list[str]],
@@ -168,39 +166,3 @@ def _fetch_batch(
                 write_atomic(cache_path(corpus_dir, key), record.xml)
                 fetched.append(key)
     return fetched, missing
-
-
-def resolve_pmid(client: EutilsClient, ref: Reference) -> tuple[str | None, str | None]:
-    """`(pmid, None)` for a single unambiguous hit, else `(None, reason)`."""
-    queries = []
-    if ref.doi:
-        queries.append(f'"{ref.doi}"[doi]')
-    if title_query := title_search_term(ref):
-        queries.append(title_query)
-    reason = "no PMID found"
-    for term in queries:
-        try:
-            ids = client.esearch(term)
-        except EutilsHTTPError as exc:
-            return None, f"HTTP error {exc.status}"
-        except PubmedXMLError as exc:
-            return None, str(exc)
-        if len(ids) == 1:
-            return ids[0], None
-        if len(ids) > 1:
-            reason = f"ambiguous: {len(ids)} PubMed records match {term!r}"
-    return None, reason
-
-
-def title_search_term(ref: Reference) -> str | None:
-    """A PubMed query from the title's content words, the first author and the year."""
-    words = [w for w in normalise_title(ref.title).split() if w not in _STOPWORDS and len(w) > 1]
-    if not words:
-        return None
-    parts = [f"{w}[ti]" for w in words[:TITLE_SEARCH_WORDS]]
-    surname = ref.first_author_surname
-    if ref.authors and surname:
-        parts.append(f"{surname}[au]")
-    if ref.year:
-        parts.append(f"{ref.year}[dp]")
-    return " AND ".join(parts)

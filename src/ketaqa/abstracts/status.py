@@ -6,12 +6,16 @@ for any reference (`has_abstract: false`); neither counts as missing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ketaqa.pipeline.abstract_corpus import abstract_files, is_readable
 from ketaqa.pipeline.corpus import Reference
+
+if TYPE_CHECKING:
+    from ketaqa.abstracts.resolve import Resolution
 
 NO_ABSTRACT_KINDS = ("letter", "commentary", "report", "book", "placeholder")
 
@@ -29,6 +33,18 @@ class AbstractStatus:
     none_by_nature: tuple[Missing, ...]  # letters, reports, … or has_abstract false
     unreadable: tuple[str, ...]  # cached files that are corrupt
     unknown: tuple[str, ...]  # cached files whose key is not in references.json
+    rows: tuple[StatusRow, ...] = ()  # one per reference, for the table
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    """One reference in `abstracts status`: its state, its PMID, and how it was found."""
+
+    key: str
+    state: str  # "loaded", "missing", "none by nature"
+    pmid: str | None
+    how: str  # "references.json", "ecitmatch", "doi", "title", "import", "unresolved", ""
+    detail: str
 
 
 def none_by_nature(ref: Reference) -> str | None:
@@ -40,7 +56,11 @@ def none_by_nature(ref: Reference) -> str | None:
     return None
 
 
-def status(corpus_dir: Path, references: Iterable[Reference]) -> AbstractStatus:
+def status(
+    corpus_dir: Path,
+    references: Iterable[Reference],
+    resolutions: Mapping[str, Resolution] | None = None,
+) -> AbstractStatus:
     refs = sorted(references, key=lambda r: r.key)
     known = {r.key for r in refs}
     readable, unreadable = set(), []
@@ -55,4 +75,17 @@ def status(corpus_dir: Path, references: Iterable[Reference]) -> AbstractStatus:
     )
     missing = tuple(r.key for r in refs if r.key not in readable and none_by_nature(r) is None)
     unknown = tuple(sorted(readable - known))
-    return AbstractStatus(loaded, missing, nature, tuple(unreadable), unknown)
+    rows = tuple(_row(r, r.key in readable, resolutions or {}) for r in refs)
+    return AbstractStatus(loaded, missing, nature, tuple(unreadable), unknown, rows)
+
+
+def _row(ref: Reference, loaded: bool, resolutions: Mapping[str, Resolution]) -> StatusRow:
+    why = none_by_nature(ref)
+    state = "loaded" if loaded else ("none by nature" if why else "missing")
+    res = resolutions.get(ref.key)
+    if res is not None:
+        return StatusRow(ref.key, state, res.pmid or ref.pmid, res.how, res.detail)
+    if ref.pmid:
+        return StatusRow(ref.key, state, ref.pmid, "references.json", "")
+    detail = why or ("" if loaded else "not looked up yet: run `ketaqa abstracts fetch`")
+    return StatusRow(ref.key, state, None, "", detail)

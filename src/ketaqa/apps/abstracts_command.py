@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ketaqa.abstracts.fetch import FetchReport, fetch
 from ketaqa.abstracts.importer import ImportReport, import_path
+from ketaqa.abstracts.resolve import load_resolutions
 from ketaqa.abstracts.status import AbstractStatus, status
 from ketaqa.config import Settings
 from ketaqa.errors import InputError
@@ -39,7 +40,7 @@ def cmd_abstracts(args: argparse.Namespace, progress: Progress) -> int:
             references,
             email,
             api_key,
-            args.base_url,
+            args.base_url or settings.abstracts.eutils_url,
             progress,
             timeout=args.timeout,
             refresh=args.refresh,
@@ -51,10 +52,15 @@ def cmd_abstracts(args: argparse.Namespace, progress: Progress) -> int:
     elif command == "import":
         imported = import_path(corpus_dir, args.path, references, progress)
         print(format_import_report(imported))
+        for error in imported.errors:
+            progress(f"skipped: {error}")
         if imported.imported:
             progress("run `ketaqa index` to add the new abstracts to the index")
+        if imported.errors:
+            return 1
     elif command == "status":
-        print(format_status(status(corpus_dir, references), corpus_dir))
+        report = status(corpus_dir, references, load_resolutions(corpus_dir))
+        print(format_status(report, corpus_dir))
     else:
         raise InputError(f"unknown abstracts command {command!r}")
     return 0
@@ -73,25 +79,26 @@ def format_fetch_report(report: FetchReport) -> str:
 def format_import_report(report: ImportReport) -> str:
     lines = [
         f"imported {len(report.imported)}, no abstract {len(report.no_abstract)}, "
-        f"unmatched {len(report.unmatched)}, refused {len(report.refused)}"
+        f"unmatched {len(report.unmatched)}, malformed {len(report.errors)}, "
+        f"refused {len(report.refused)}"
     ]
     lines += [f"  imported: {key}" for key in report.imported]
     lines += [f"  no abstract in record: {key}" for key in report.no_abstract]
     lines += [f"  unmatched: {what}" for what in report.unmatched]
+    lines += [f"  malformed: {what}" for what in report.errors]
     lines += [f"  refused (too large): {what}" for what in report.refused]
     return "\n".join(lines)
 
 
 def format_status(st: AbstractStatus, corpus_dir: Path) -> str:
+    """A summary line, then one row per reference: state, PMID, how it was found or why not."""
     should = len(st.loaded) + len(st.missing)
     lines = [f"{len(st.loaded)} of {should} abstracts loaded in {corpus_dir / ABSTRACTS_DIR}"]
-    if st.loaded:
-        lines.append("loaded: " + ", ".join(st.loaded))
-    if st.missing:
-        lines.append("missing: " + ", ".join(st.missing))
-    if st.none_by_nature:
-        lines.append(f"no abstract by nature ({len(st.none_by_nature)}):")
-        lines += [f"  {m.key}: {m.reason}" for m in st.none_by_nature]
+    width = max((len(r.key) for r in st.rows), default=3)
+    lines.append(f"{'key':<{width}}  {'state':<14}  {'PMID':<9}  {'found by':<15}  why / how")
+    for r in st.rows:
+        row = f"{r.key:<{width}}  {r.state:<14}  {r.pmid or '-':<9}  {r.how or '-':<15}"
+        lines.append(f"{row}  {r.detail}".rstrip())
     if st.unreadable:
         lines.append("corrupt cached files (delete and fetch again): " + ", ".join(st.unreadable))
     if st.unknown:

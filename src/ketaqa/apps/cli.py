@@ -12,9 +12,9 @@ import os
 import sys
 from pathlib import Path
 
-from ketaqa.abstracts.pubmed import EUTILS_URL
 from ketaqa.config import offline_env
 from ketaqa.errors import InputError, KetaqaError
+from ketaqa.pipeline.verdict import verdict_sentence
 from ketaqa.text import json_terminal_safe, terminal_safe
 
 EXIT_USAGE = 2
@@ -35,6 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_index = sub.add_parser("index", help="build the index if it is missing or stale")
     p_index.add_argument("--rebuild", action="store_true", help="rebuild even if up to date")
+    p_index.add_argument(
+        "--no-fetch",
+        action="store_true",
+        help="skip the first run's fetch of missing abstracts (or KETAQA_ABSTRACTS=off)",
+    )
 
     p_ask = sub.add_parser("ask", help="answer a question with passages from the corpus")
     p_ask.add_argument("question", nargs="?", help="the question, in quotes")
@@ -45,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_serve = sub.add_parser("serve", help="serve the browser app on this machine")
     p_serve.add_argument("--host", help="address to listen on (default 127.0.0.1; KETAQA_HOST)")
     p_serve.add_argument("--port", type=_port, help="port (default 7860; KETAQA_PORT)")
+    p_serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="app processes, one per port from --port up (default 1; see README, Replicas)",
+    )
 
     p_eval = sub.add_parser("eval", help="score every retriever on the curated question set")
     p_eval.add_argument("--split", choices=("dev", "test", "all"), default="test")
@@ -81,7 +92,9 @@ def _add_abstracts_commands(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="NCBI API key: 10 requests/s instead of 3 (or KETAQA_NCBI_API_KEY)",
     )
-    p_fetch.add_argument("--base-url", default=EUTILS_URL, help="E-utilities base URL")
+    p_fetch.add_argument(
+        "--base-url", default=None, help="E-utilities base URL (or KETAQA_EUTILS_URL)"
+    )
     p_fetch.add_argument(
         "--timeout", type=float, default=30.0, help="seconds a read may stall (per request)"
     )
@@ -93,8 +106,10 @@ def _add_abstracts_commands(subparsers: argparse._SubParsersAction) -> None:
         "run again to fetch the rest",
     )
     p_fetch.add_argument("--refresh", action="store_true", help="fetch cached ones again too")
-    p_import = sub.add_parser("import", help="import a PubMed XML export (file or folder)")
-    p_import.add_argument("path", type=Path, help="PubmedArticleSet .xml file, or a folder")
+    p_import = sub.add_parser(
+        "import", help="import a PubMed XML, MEDLINE/NBIB or RIS export (file or folder)"
+    )
+    p_import.add_argument("path", type=Path, help="an export file, or a folder of them")
     sub.add_parser("status", help="which cited references have an abstract loaded")
 
 
@@ -123,6 +138,11 @@ def _add_loadtest_command(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--clients", type=int, default=16)
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--out", type=Path, help="folder for loadtest.json (default eval/reports/)")
+    p.add_argument(
+        "--api",
+        action="store_true",
+        help="POST /api/ask with wrk instead (needs --url; --clients = open connections)",
+    )
 
 
 def _add_soak_command(subparsers: argparse._SubParsersAction) -> None:
@@ -217,6 +237,10 @@ def cmd_index(args: argparse.Namespace) -> int:
     from ketaqa.pipeline.index import index_status, open_index
 
     settings = Settings.from_env()
+    if not args.no_fetch:
+        from ketaqa.abstracts.first_run import first_run_fetch
+
+        first_run_fetch(settings.corpus_dir, settings.abstracts, _progress)
     status = "rebuild requested" if args.rebuild else index_status(settings)
     if status == "ok":
         _progress(f"index is up to date in {settings.index_dir}")
@@ -225,7 +249,24 @@ def cmd_index(args: argparse.Namespace) -> int:
         index = open_index(settings, Encoder(), rebuild=True, progress=_progress)
         _progress(f"{len(index.passages)} passages indexed")
     ensure_fast_encoder(settings.index_dir, _progress)
+    _structure_report(settings.corpus_dir, settings.index_dir)
     return 0
+
+
+def _structure_report(corpus_dir, index_dir) -> None:
+    """Per document, how much structure it parsed into: a maintainer's check after a revision,
+    with a warning when a document parses into much less than at the last `ketaqa index`."""
+    from ketaqa.pipeline.library import load_corpus
+    from ketaqa.pipeline.structure import parse_document
+    from ketaqa.pipeline.structure_report import report, structure_counts
+
+    corpus = load_corpus(corpus_dir)
+    counts = {
+        doc.doc_id: structure_counts(parse_document(doc, corpus.references_for(doc.doc_id)))
+        for doc in corpus.documents
+    }
+    for line in report(index_dir, counts):
+        _progress(line)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -242,6 +283,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host or settings.server.host,
         port=args.port or settings.server.port,
     )
+    if args.workers != 1:
+        from ketaqa.apps.replicas import serve_workers
+
+        return serve_workers(server.host, server.port, args.workers, _progress)
     _progress("loading the index (it is built first if missing or stale)")
     assistant = Assistant.open_for_queries(settings, progress=_progress)
     _progress(
@@ -310,12 +355,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def format_answer(assistant, answer) -> str:
     """Readable output: rank, section, page, citation, and the text with the highlight marked."""
-    lines = [f"Q: {answer.question}"]
-    if not answer.answerable:
-        lines.append(
-            "The statement does not answer this question. Nearest passages, "
-            "shown as NOT answering it:"
-        )
+    lines = [f"Q: {answer.question}", verdict_sentence(answer.verdict, answer.missing_concepts)]
     for rp in answer.passages:
         p = rp.passage
         start, end = rp.highlight

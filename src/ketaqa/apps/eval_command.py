@@ -9,7 +9,7 @@ from ketaqa.config import QUESTIONS_FILE, REPORTS_DIR, Settings
 from ketaqa.evaluation.dataset import load_questions
 from ketaqa.evaluation.report import report_markdown
 from ketaqa.evaluation.run import run_evaluation
-from ketaqa.evaluation.tune import tune, write_tuned_settings
+from ketaqa.evaluation.tune import fit_verdict, tune, write_tuned_settings
 from ketaqa.pipeline.assistant import Assistant
 from ketaqa.progress import Progress
 
@@ -23,6 +23,9 @@ def cmd_eval(args: argparse.Namespace, progress: Progress) -> int:
         path = write_tuned_settings(tune(assistant, dev, progress))
         progress(f"tuned settings written to {path}")
         settings = Settings.from_env()  # reads the file just written
+        assistant = Assistant(settings, assistant.encoder, assistant.index)
+        fit_verdict(assistant, dev, progress).save(settings.verdict_model_file)
+        progress(f"verdict model written to {settings.verdict_model_file}")
         assistant = Assistant(settings, assistant.encoder, assistant.index)
     out = args.out or REPORTS_DIR / dt.date.today().isoformat()
     report = run_evaluation(assistant, args.split, out, questions, progress=progress)

@@ -40,6 +40,8 @@ def cmd_loadtest(args: argparse.Namespace, progress: Progress) -> int:
     if not 1 <= args.clients <= 64 or not 1 <= args.seconds <= 600:
         raise InputError("--clients must be 1-64 and --seconds 1-600")
     questions = [i.question for i in load_questions()]
+    if args.api:
+        return _api_load(args, questions, progress)
     app = None
     url = args.url
     if url is None:
@@ -76,3 +78,19 @@ def cmd_soak(args: argparse.Namespace, progress: Progress) -> int:
     result = run_soak(args.minutes, args.clients, args.root)
     print(json.dumps(asdict(result), indent=2))
     return 0 if passed(result) else 1
+
+
+def _api_load(args: argparse.Namespace, questions: list[str], progress: Progress) -> int:
+    """wrk against a running server's /api/ask (`ketaqa serve` or uvicorn)."""
+    from ketaqa.tools.httpload import run_wrk
+
+    if args.url is None:
+        raise InputError("--api needs --url of a running app, e.g. http://127.0.0.1:7860/")
+    url = args.url.rstrip("/") + "/api/ask"
+    progress(f"wrk: {args.clients} connections POSTing {url} for {args.seconds:.0f} s")
+    result = run_wrk(url, questions, args.clients, args.seconds)
+    out = args.out or REPORTS_DIR / f"loadtest-{dt.date.today().isoformat()}"
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / f"api-loadtest-c{args.clients}.json", json.dumps(asdict(result), indent=2))
+    print(json.dumps(asdict(result), indent=2))
+    return 0 if result.errors == 0 else 1

@@ -66,13 +66,13 @@ def report_markdown(report: dict) -> str:
         "",
         "## By tag (full pipeline)",
         "",
-        "| tag | n | hit@1 | recall@5 | mrr@10 | abstention recall |",
-        "|---|---|---|---|---|---|",
+        "| tag | n | hit@1 | recall@5 | mrr@10 | false abstention | abstention recall |",
+        "|---|---|---|---|---|---|---|",
     ]
     for tag, row in report["by_tag"].items():
         cells = [
             f"{row[m]:.3f}" if m in row else "–"
-            for m in ("hit@1", "recall@5", "mrr@10", "abstention_recall")
+            for m in ("hit@1", "recall@5", "mrr@10", "false_abstention_rate", "abstention_recall")
         ]
         lines.append(f"| {tag} | {row['questions']} | " + " | ".join(cells) + " |")
     if report.get("unjudgeable"):
@@ -109,4 +109,27 @@ def plot_report(report: dict, out_dir: Path) -> None:
     ax.set_title(f"By tag ({report['split']})")
     fig.tight_layout()
     fig.savefig(out_dir / "by_tag.png", dpi=100)
+    plt.close(fig)
+    plot_reliability(plt, report, out_dir)
+
+
+def plot_reliability(plt, report: dict, out_dir: Path) -> None:
+    """Predicted probability of "answers" against how often the statement really answers."""
+    bins = report.get("verdict_reliability") or []
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
+    ax.plot(
+        [b["confidence"] for b in bins],
+        [b["accuracy"] for b in bins],
+        marker="o",
+        label=f"verdict (ECE {report['answer'].get('verdict_ece', 0):.3f})",
+    )
+    for b in bins:
+        ax.annotate(str(b["n"]), (b["confidence"], b["accuracy"]), fontsize=7)
+    ax.set_xlabel("predicted probability that a passage answers")
+    ax.set_ylabel("share of questions the statement answers")
+    ax.set_title(f"Verdict reliability ({report['split']}; n per bin)")
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out_dir / "reliability.png", dpi=100)
     plt.close(fig)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from ketaqa.evaluation.dataset import EvalItem, Judgments, build_qrels, fold
 from ketaqa.pipeline.assistant import Assistant
 from ketaqa.pipeline.retrieve import Method
+from ketaqa.pipeline.verdict import expected_calibration_error
 
 METRICS = ("hit_rate@1", "recall@5", "mrr@10", "ndcg@10")
 METRIC_NAMES = {
@@ -116,15 +117,28 @@ def answer_metrics(items: list[EvalItem], answers: dict[str, dict]) -> dict[str,
     abstained = {i.id for i in items if not answers[i.id]["answerable"]}
     true_abstain = sum(1 for i in unanswerable if i.id in abstained)
     false_abstain = sum(1 for i in answerable if i.id in abstained)
+    not_covered = sum(1 for i in answerable if answers[i.id]["verdict"] == "not_covered")
+    near_misses = [i for i in unanswerable if "near-miss" in i.tags]
+    near_miss_answered = sum(1 for i in near_misses if i.id not in abstained)
+    ece, _ = expected_calibration_error(
+        [answers[i.id]["confidence"] for i in items], [i.answerable for i in items]
+    )
     return {
         "highlight_accuracy": round(highlight_ok / len(answerable), 4) if answerable else 0.0,
         "citation_accuracy": round(citation_ok / cited, 4) if cited else 0.0,
         "abstention_precision": round(true_abstain / len(abstained), 4) if abstained else 0.0,
         "abstention_recall": round(true_abstain / len(unanswerable), 4) if unanswerable else 0.0,
         "false_abstention_rate": round(false_abstain / len(answerable), 4) if answerable else 0.0,
+        "answerable_not_covered_rate": _share(not_covered, len(answerable)),
+        "near_miss_answered_rate": _share(near_miss_answered, len(near_misses)),
+        "verdict_ece": ece,
         "answerable_questions": len(answerable),
         "unanswerable_questions": len(unanswerable),
     }
+
+
+def _share(count: int, total: int) -> float:
+    return round(count / total, 4) if total else 0.0
 
 
 def evaluate_items(
@@ -143,8 +157,11 @@ def evaluate_items(
         tagged_ids = [i.id for i in tagged if i.id in qrels]
         if tagged_ids:
             entry.update(retrieval_metrics(qrels, runset.runs["full"], tagged_ids))
+        verdicts = answer_metrics(tagged, runset.answers)
+        if any(i.answerable for i in tagged):
+            entry["false_abstention_rate"] = verdicts["false_abstention_rate"]
         if any(not i.answerable for i in tagged):
-            entry["abstention_recall"] = answer_metrics(tagged, runset.answers)["abstention_recall"]
+            entry["abstention_recall"] = verdicts["abstention_recall"]
         by_tag[tag] = entry
     report = {
         "split": split,
@@ -154,6 +171,9 @@ def evaluate_items(
         "settings": assistant.settings.retrieval.to_dict(),
         "retrievers": retrievers,
         "answer": answer_metrics(items, runset.answers),
+        "verdict_reliability": expected_calibration_error(
+            [runset.answers[i.id]["confidence"] for i in items], [i.answerable for i in items]
+        )[1],
         "by_tag": by_tag,
     }
     return report, runset, qrels

@@ -1,7 +1,7 @@
-"""`ketaqa eval --tune`: choose fusion, entry prior and abstention threshold on the dev split.
+"""`ketaqa eval --tune`: choose fusion and priors, and fit the verdict model, on the dev split.
 
-The choice is written to `config.TUNED_SETTINGS_FILE`, which `Settings.from_env` reads; the test
-split is never looked at here.
+The choice is written to `config.TUNED_SETTINGS_FILE` and the model to
+`config.VERDICT_MODEL_FILE`, which the assistant reads; the test split is never looked at here.
 """
 
 from __future__ import annotations
@@ -16,7 +16,14 @@ from ketaqa.evaluation.runs import DEPTH, collect_runs, retrieval_metrics
 from ketaqa.files import write_atomic
 from ketaqa.pipeline.assistant import Assistant
 from ketaqa.pipeline.retrieve import Method
+from ketaqa.pipeline.verdict import VerdictModel, fit_verdict_model
 from ketaqa.progress import Progress
+
+ENTRY_PRIORS = (1.0, 0.9, 0.7, 0.5, 0.3)
+POPULATION_BOOSTS = (1.0, 1.2, 1.4, 1.7)
+# Telling a clinician "the statement does not answer this" when it does is the worst error the
+# product can make: the verdict threshold keeps it to at most this share of dev questions.
+MAX_FALSE_ABSTENTION = 0.03
 
 
 def tune(assistant: Assistant, dev: list[EvalItem], progress: Progress) -> dict:
@@ -39,31 +46,36 @@ def tune(assistant: Assistant, dev: list[EvalItem], progress: Progress) -> dict:
     config = candidates[best]
     chosen: dict[str, object] = {"fusion": config["fusion"]}
     chosen.update({k: v for k, v in config.items() if k in ("rrf_k", "dense_weight")})
-    chosen["entry_prior"] = tune_entry_prior(assistant, dev, chosen, qrels, progress)
-
-    tuned = replace(assistant.settings, retrieval=replace(assistant.settings.retrieval, **chosen))
-    tuned_assistant = Assistant(tuned, assistant.encoder, assistant.index)
-    confidences = []
-    for item in dev:
-        answer = tuned_assistant.ask(item.question, top_k=DEPTH)
-        confidences.append((answer.confidence, item.answerable))
-    threshold = best_threshold(confidences)
-    chosen["abstain_threshold"] = threshold
-    progress(f"abstention threshold on dev: {threshold}")
+    chosen["entry_prior"] = tune_prior(
+        assistant, dev, chosen, qrels, "entry_prior", ENTRY_PRIORS, progress
+    )
+    chosen["population_boost"] = tune_prior(
+        assistant, dev, chosen, qrels, "population_boost", POPULATION_BOOSTS, progress
+    )
     return {"retrieval": chosen, "dev_fusion_scores": scored}
 
 
-def tune_entry_prior(
+def fit_verdict(assistant: Assistant, dev: list[EvalItem], progress: Progress) -> VerdictModel:
+    """Fit the verdict model on the dev split's signals, as `ask` computes them."""
+    rows = [assistant.signals(item.question) for item in dev]
+    model = fit_verdict_model(rows, [item.answerable for item in dev], "dev", MAX_FALSE_ABSTENTION)
+    progress(f"verdict model fitted on {len(dev)} dev questions; threshold {model.threshold}")
+    return model
+
+
+def tune_prior(
     assistant: Assistant,
     dev: list[EvalItem],
     chosen: dict,
     qrels: Judgments,
+    name: str,
+    values: tuple[float, ...],
     progress: Progress,
 ) -> float:
-    """The bibliography-entry prior with the best dev MRR@10 for the chosen fusion."""
+    """The value of one ranking prior with the best dev MRR@10, the others as chosen."""
     scores = {}
-    for prior in (1.0, 0.9, 0.8, 0.7, 0.6):
-        trial = replace(assistant.settings.retrieval, **chosen, entry_prior=prior)
+    for value in values:
+        trial = replace(assistant.settings.retrieval, **{**chosen, name: value})
         trial_assistant = Assistant(
             replace(assistant.settings, retrieval=trial), assistant.encoder, assistant.index
         )
@@ -71,9 +83,9 @@ def tune_entry_prior(
         for item in dev:
             answer = trial_assistant.ask(item.question, top_k=DEPTH)
             run[item.id] = {rp.passage.id: float(DEPTH - rp.rank + 1) for rp in answer.passages}
-        scores[prior] = retrieval_metrics(qrels, run, [i.id for i in dev])
-    best = max(scores, key=lambda p: (scores[p]["mrr@10"], scores[p]["hit@1"], p))
-    progress(f"bibliography-entry prior on dev: {best} {scores[best]}")
+        scores[value] = retrieval_metrics(qrels, run, [i.id for i in dev])
+    best = max(scores, key=lambda v: (scores[v]["mrr@10"], scores[v]["hit@1"], -abs(v - 1)))
+    progress(f"{name} on dev: {best} {scores[best]}")
     return best
 
 

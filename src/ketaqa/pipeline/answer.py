@@ -1,9 +1,11 @@
-"""Stage 6: from ranked hits to an `Answer`: highlights, confidence, answerable or not.
+"""Stage 6: from ranked hits to an `Answer`: highlights, and a verdict on whether it answers.
 
 Nothing is generated: a highlight is a span of the passage's own text (a bullet or sentence),
-chosen by its similarity to the question. `answerable` is false when the best evidence neither
-covers the question's key terms nor is close to it in meaning; the nearest passages are still
-returned, marked as not answering.
+chosen by its similarity to the question. The verdict (`answers`, `related`, `not_covered`)
+comes from a model fitted on the dev split (`verdict.py`) over signals computed here from the
+evidence passages. A bibliography entry, the title or the contents are never evidence for a
+clinical question: they name publications, they do not answer. The nearest passages are
+returned whatever the verdict, marked as related when they do not answer.
 """
 
 from __future__ import annotations
@@ -13,15 +15,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ketaqa.pipeline.embedding import general_vocabulary
 from ketaqa.pipeline.index import Index
 from ketaqa.pipeline.passages import Passage
-from ketaqa.pipeline.retrieve import Hit
-from ketaqa.pipeline.tokenizer import STOPWORDS, raw_words
+from ketaqa.pipeline.query import QueryAnalysis
+from ketaqa.pipeline.retrieve import PRIOR_KINDS, Hit
+from ketaqa.pipeline.verdict import SIGNALS as SIGNAL_NAMES
+from ketaqa.pipeline.verdict import Verdict, VerdictModel, decide
 
 LEXICAL_WEIGHT_IN_HIGHLIGHT = 0.5
-EVIDENCE_PASSAGES = 3  # how many top passages the confidence looks at
-FOREIGN_WORD_PENALTY = 0.05
+EVIDENCE_PASSAGES = 3  # how many top evidence passages the verdict looks at
+SIGNAL_DEPTH = 10  # hits the verdict reads, whatever top-k the user asked for
+FOREIGN_WORD_PENALTY = 0.05  # the fallback score's, used only without a fitted model
 QUESTION_UNIT_PENALTY = 1.0  # effectively: never, when the passage has another unit
 
 
@@ -42,15 +46,21 @@ class RankedPassage:
 @dataclass(frozen=True)
 class Answer:
     question: str
-    answerable: bool
-    confidence: float
+    verdict: Verdict
+    confidence: float  # the model's probability that a passage answers
+    missing_concepts: tuple[str, ...]  # the question's specific concepts the statement lacks
     passages: tuple[RankedPassage, ...]
+
+    @property
+    def answerable(self) -> bool:
+        return self.verdict is Verdict.ANSWERS
 
 
 class Answerer:
-    def __init__(self, index: Index, abstain_threshold: float):
+    def __init__(self, index: Index, model: VerdictModel | None, abstain_threshold: float):
         self.index = index
-        self.abstain_threshold = abstain_threshold
+        self.model = model
+        self.abstain_threshold = abstain_threshold  # the fallback's, without a fitted model
         n = len(index.tokens)
         df: dict[str, int] = {}
         for tokens in index.tokens:
@@ -63,22 +73,38 @@ class Answerer:
             [set(index.tokenizer.tokenize(p.text[s:e])) for s, e in spans]
             for p, spans in zip(index.passages, index.unit_spans, strict=True)
         ]
-        self._corpus_words = {w for p in index.passages for w in raw_words(p.text)}
-        self._general_words = general_vocabulary()
+        self._kinds = [p.kind for p in index.passages]
 
     def idf(self, term: str) -> float:
         return self._idf.get(term, self._oov_idf)
 
-    def answer(self, question: str, hits: list[Hit], query_vector: np.ndarray) -> Answer:
-        terms = list(dict.fromkeys(self.index.tokenizer.tokenize(question)))
+    def answer(
+        self, analysis: QueryAnalysis, hits: list[Hit], query_vector: np.ndarray, top_k: int
+    ) -> Answer:
+        """Highlights for the first `top_k` hits; the verdict from all of them."""
+        terms = self.terms(analysis)
         ranked = []
-        for rank, hit in enumerate(hits, start=1):
+        for rank, hit in enumerate(hits[:top_k], start=1):
             span, score = self.highlight(hit.passage, terms, query_vector)
             ranked.append(
                 RankedPassage(rank, self.index.passages[hit.passage], hit.score, span, score)
             )
-        confidence = self.confidence(question, terms, hits, query_vector)
-        return Answer(question, confidence >= self.abstain_threshold, confidence, tuple(ranked))
+        values = self.signals(analysis, hits, query_vector)
+        if self.model is not None:
+            probability = self.model.probability(values)
+            threshold = self.model.threshold
+        else:
+            probability = fallback_score(values)
+            threshold = self.abstain_threshold
+        missing = analysis.missing_concepts
+        verdict = decide(probability, threshold, missing)
+        return Answer(analysis.question, verdict, round(probability, 4), missing, tuple(ranked))
+
+    def evidence(self, hits: list[Hit], lookup: bool) -> list[int]:
+        """The passages a verdict may rest on: never a bibliography entry, the title or the
+        contents, unless the question looks up a publication."""
+        ids = [h.passage for h in hits if lookup or self._kinds[h.passage] not in PRIOR_KINDS]
+        return ids[:EVIDENCE_PASSAGES]
 
     def coverage(self, terms: list[str], passage_ids: list[int]) -> float:
         """Share of the question's term weight found in the given passages."""
@@ -108,39 +134,50 @@ class Answerer:
                 best, best_score = (start, end), score
         return best, best_score
 
-    def foreign_terms(self, question: str) -> list[str]:
-        """Words found neither in the corpus nor in the model's general English vocabulary.
+    def terms(self, analysis: QueryAnalysis) -> list[str]:
+        return list(dict.fromkeys(self.index.tokenizer.tokenize(analysis.search_text)))
 
-        Such words (a drug, a procedure the statement never mentions) are strong evidence that
-        the question is about something the corpus does not cover.
-        """
-        words = [w for w in raw_words(question) if w.isalpha() and len(w) > 3]
-        return [
-            w
-            for w in words
-            if w not in STOPWORDS and w not in self._corpus_words and w not in self._general_words
-        ]
-
-    def confidence(
-        self, question: str, terms: list[str], hits: list[Hit], query_vector: np.ndarray
-    ) -> float:
-        """How well the top passages support an answer, from four signals (weights chosen on
-        the dev split): the share of the question's term weight they contain, how close the
-        closest passage and sentence are in meaning, and a penalty per foreign word."""
-        if not hits:
-            return 0.0
-        top = [h.passage for h in hits[:EVIDENCE_PASSAGES]]
-        coverage = self.coverage(terms, top)
+    def signals(
+        self, analysis: QueryAnalysis, hits: list[Hit], vector: np.ndarray
+    ) -> dict[str, float]:
+        """The query-performance signals the verdict model reads (see `verdict.SIGNALS`)."""
+        terms = self.terms(analysis)
+        top = self.evidence(hits, analysis.lookup)
+        out = dict.fromkeys(SIGNAL_NAMES, 0.0)
+        concepts = analysis.concepts
+        out["missing_count"] = float(len(analysis.missing_concepts))
+        out["missing_specific"] = float(len(analysis.missing_specific))
+        out["missing_share"] = len(analysis.missing_concepts) / len(concepts) if concepts else 0.0
+        out["foreign_count"] = float(len(analysis.unknown_words))
+        idfs = [self.idf(t) for t in terms]
+        if idfs:
+            out["max_idf"] = max(idfs)
+            out["mean_idf"] = sum(idfs) / len(idfs)
+        if not top:
+            return out
+        out["coverage_top3"] = self.coverage(terms, top)
+        out["coverage_top1"] = self.coverage(terms, top[:1])
         vectors = np.vstack([self.index.dense.reconstruct(i) for i in top])
-        passage_closeness = max(float((vectors @ query_vector).max()), 0.0)
-        sentence_closeness = max(
-            max(float((self.index.units_of(i)[1] @ query_vector).max()), 0.0) for i in top
+        out["passage_closeness"] = max(float((vectors @ vector).max()), 0.0)
+        out["sentence_closeness"] = max(
+            max(float((self.index.units_of(i)[1] @ vector).max()), 0.0) for i in top
         )
-        foreign = len(self.foreign_terms(question))
-        score = (
-            0.5 * coverage
-            + 0.25 * passage_closeness
-            + 0.25 * sentence_closeness
-            - FOREIGN_WORD_PENALTY * foreign
-        )
-        return round(score, 4)
+        bm25 = [h.bm25 or 0.0 for h in hits[:SIGNAL_DEPTH]]
+        mean = sum(bm25) / len(bm25)
+        if mean > 0:
+            out["nqc"] = float(np.std(bm25)) / mean
+        first = next(h for h in hits if h.passage == top[0])
+        out["bm25_top"] = (first.bm25 or 0.0) / max(len(terms), 1)
+        if len(hits) > 1 and hits[0].score > 0:
+            out["fused_margin"] = (hits[0].score - hits[1].score) / hits[0].score
+        return out
+
+
+def fallback_score(values: dict[str, float]) -> float:
+    """The hand-set score used before a verdict model is fitted (`ketaqa eval --tune`)."""
+    return (
+        0.5 * values["coverage_top3"]
+        + 0.25 * values["passage_closeness"]
+        + 0.25 * values["sentence_closeness"]
+        - FOREIGN_WORD_PENALTY * values["foreign_count"]
+    )

@@ -6,14 +6,20 @@ the evaluation reports are the answers users see.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+import numpy as np
 
 from ketaqa.config import MAX_QUESTION_CHARS, MAX_TOP_K, Settings
 from ketaqa.errors import InputError
-from ketaqa.pipeline.answer import Answer, Answerer, RankedPassage
-from ketaqa.pipeline.embedding import Encoder, TextEncoder
+from ketaqa.pipeline.answer import SIGNAL_DEPTH, Answer, Answerer, RankedPassage
+from ketaqa.pipeline.embedding import Encoder, TextEncoder, general_vocabulary
 from ketaqa.pipeline.index import Index, index_status, open_index
-from ketaqa.pipeline.retrieve import HybridRetriever, Method
+from ketaqa.pipeline.outline import BlockKind
+from ketaqa.pipeline.query import QueryAnalysis, QueryReader
+from ketaqa.pipeline.retrieve import Hit, HybridRetriever, Method, asks_for_citation
+from ketaqa.pipeline.source_evidence import SourceEvidenceFinder
+from ketaqa.pipeline.verdict import VerdictModel
 from ketaqa.progress import Progress, quiet
 from ketaqa.text import has_control_characters
 
@@ -70,12 +76,24 @@ class Assistant:
     index: Index
     retriever: HybridRetriever = field(init=False)
     answerer: Answerer = field(init=False)
+    reader: QueryReader = field(init=False)
 
     def __post_init__(self) -> None:
         self.retriever = HybridRetriever.from_index(
             self.index, self.encoder, self.settings.retrieval
         )
-        self.answerer = Answerer(self.index, self.settings.retrieval.abstain_threshold)
+        self.answerer = Answerer(
+            self.index,
+            VerdictModel.load(self.settings.verdict_model_file),
+            self.settings.retrieval.abstain_threshold,
+        )
+        passages = self.index.passages
+        self.reader = QueryReader(
+            self.index.tokenizer,
+            [f"{p.section}\n{p.text}" for p in passages if p.kind != BlockKind.ENTRY],
+            general_vocabulary(),
+            reference_texts=[p.text for p in passages if p.kind == BlockKind.ENTRY],
+        )
 
     @classmethod
     def open(
@@ -117,22 +135,40 @@ class Assistant:
     ) -> Answer:
         question = validate_question(question)
         top_k = validate_top_k(top_k)
-        vector = self.encoder.encode([question])[0]
-        want = top_k if filters is None else max(top_k * 4, self.settings.retrieval.candidates)
-        hits = self.retriever.search(question, want, method, query_vector=vector)
-        answer = self.answerer.answer(question, hits, vector)
+        want = max(top_k, SIGNAL_DEPTH)
         if filters is not None:
-            kept = [rp for rp in answer.passages if filters.allows(rp)][:top_k]
-            kept = [
-                RankedPassage(i, rp.passage, rp.score, rp.highlight, rp.highlight_score)
-                for i, rp in enumerate(kept, start=1)
-            ]
-            answer = Answer(answer.question, answer.answerable, answer.confidence, tuple(kept))
-        else:
-            answer = Answer(
-                answer.question, answer.answerable, answer.confidence, answer.passages[:top_k]
-            )
-        return answer
+            want = max(top_k * 4, self.settings.retrieval.candidates)
+        analysis, hits, vector = self.retrieve(question, want, method)
+        answer = self.answerer.answer(analysis, hits, vector, top_k if filters is None else want)
+        if filters is None:
+            return answer
+        kept = [rp for rp in answer.passages if filters.allows(rp)][:top_k]
+        kept = [
+            RankedPassage(i, rp.passage, rp.score, rp.highlight, rp.highlight_score)
+            for i, rp in enumerate(kept, start=1)
+        ]
+        return replace(answer, passages=tuple(kept))
+
+    def retrieve(
+        self, question: str, k: int, method: Method = Method.HYBRID
+    ) -> tuple[QueryAnalysis, list[Hit], np.ndarray]:
+        """Read the question, encode what it asks for, and rank passages: the one path that
+        `ask`, the verdict's fitting and the benchmarks share."""
+        analysis = self.reader.read(question, lookup=asks_for_citation(question))
+        vector = self.encoder.encode([analysis.search_text])[0]
+        hits = self.retriever.search(
+            analysis.search_text,
+            k,
+            method,
+            query_vector=vector,
+            populations=analysis.populations,
+        )
+        return analysis, hits, vector
+
+    def signals(self, question: str) -> dict[str, float]:
+        """The verdict model's inputs for one question, exactly as `ask` computes them."""
+        analysis, hits, vector = self.retrieve(validate_question(question), SIGNAL_DEPTH)
+        return self.answerer.signals(analysis, hits, vector)
 
     # -- presentation helpers shared by the CLI and the app ----------------------------------
     def citation(self, rp: RankedPassage) -> str:
@@ -149,6 +185,7 @@ class Assistant:
     def to_json(self, answer: Answer) -> dict:
         """The CLI's JSON contract (see README)."""
         out = []
+        sources = SourceEvidenceFinder(self.index)
         for rp in answer.passages:
             p = rp.passage
             ref = self.index.references.get(p.reference_key) if p.reference_key else None
@@ -171,11 +208,14 @@ class Assistant:
                     "citation_note": ref.citation_note if ref else None,
                     "footnotes": [{"mark": f.mark, "text": f.text} for f in p.footnotes],
                     "score": round(float(rp.score), 6),
+                    "source_evidence": [e.to_json() for e in sources.find(p, rp.highlight)],
                 }
             )
         return {
             "question": answer.question,
             "answerable": answer.answerable,
+            "verdict": answer.verdict.value,
+            "missing_concepts": list(answer.missing_concepts),
             "confidence": answer.confidence,
             "passages": out,
         }

@@ -1,7 +1,8 @@
 """Stage 1: load corpus documents verbatim, with their pages and provenance.
 
 Every `*.txt`, `*.md` and `*.pdf` in the corpus directory is a document. A PDF keeps its real page
-numbers (pypdf). `references.json` holds the bibliography's facts. A file that cannot be read is
+numbers (pypdf). The references are each document's own bibliography entries with the reviewed
+`references.json` over them (`ketaqa.pipeline.bibliography`). A file that cannot be read is
 reported by name and skipped, so one bad file never stops the rest of the corpus from indexing.
 """
 
@@ -37,6 +38,7 @@ class Document:
     text: str
     kind: str  # "txt" | "md" | "pdf" | "abstract"
     page_breaks: tuple[PageBreak, ...] = ()
+    headings: tuple[int, ...] = ()  # PDF: offsets of lines set in bold or a larger size
 
     def page_at(self, offset: int) -> int | None:
         """The page a character offset falls on, for documents that have real pages."""
@@ -100,27 +102,26 @@ class Corpus:
     documents: tuple[Document, ...]
     references: tuple[Reference, ...]
     problems: tuple[str, ...] = field(default=())  # files skipped, with the reason
+    # per document, the keys of the entries its own bibliography printed
+    bibliographies: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
+    reviewed: frozenset[str] = frozenset()  # keys references.json has a record for
 
     def reference(self, key: str | None) -> Reference | None:
         if key is None:
             return None
         return next((r for r in self.references if r.key == key), None)
 
-
-def load_corpus(corpus_dir: Path, extra_documents: Iterable[Document] = ()) -> Corpus:
-    """Read every document and the references; collect unreadable files as problems."""
-    if not corpus_dir.is_dir():
-        raise CorpusError(f"corpus directory not found: {corpus_dir}")
-    documents: list[Document] = []
-    problems: list[str] = []
-    for path in corpus_files(corpus_dir):
-        try:
-            documents.append(load_document(path, corpus_dir))
-        except CorpusError as exc:
-            log.warning("%s", exc)
-            problems.append(str(exc))
-    documents.extend(extra_documents)
-    return Corpus(tuple(documents), load_references(corpus_dir / REFERENCES_FILE), tuple(problems))
+    def references_for(self, doc_id: str) -> tuple[Reference, ...]:
+        """What a document may cite: its own bibliography's records and, if references.json
+        reviews it, the reviewed records no bibliography printed; never another document's
+        entries (its "A-1" or "Footnote 1" is not ours)."""
+        own = {k for d, keys in self.bibliographies if d == doc_id for k in keys}
+        claimed = {k for _, keys in self.bibliographies for k in keys}
+        reviewed = bool(own & self.reviewed) or not own
+        visible = tuple(
+            r for r in self.references if r.key in own or (reviewed and r.key not in claimed)
+        )
+        return self.references if len(visible) == len(self.references) else visible
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
@@ -157,9 +158,11 @@ def load_document(path: Path, corpus_dir: Path) -> Document:
 
 
 def load_pdf(path: Path, doc_id: str) -> Document:
-    """Text of every page joined by blank lines, with a page break recorded per page."""
+    """The PDF's normalised text (`ketaqa.pipeline.pdf_text`), with its printed pages."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
+
+    from ketaqa.pipeline.pdf_text import read_pdf_text
 
     try:
         reader = PdfReader(path)
@@ -167,22 +170,15 @@ def load_pdf(path: Path, doc_id: str) -> Document:
             raise CorpusError(
                 f"{doc_id}: the PDF is encrypted; save an unencrypted copy to index it"
             )
-        chunks: list[str] = []
-        breaks: list[PageBreak] = []
-        offset = 0
-        for number, page in enumerate(reader.pages, start=1):
-            page_text = (page.extract_text() or "").strip()
-            breaks.append(PageBreak(offset, number))
-            chunks.append(page_text)
-            offset += len(page_text) + 2
+        read = read_pdf_text(reader)
     except CorpusError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
         raise CorpusError(f"{doc_id}: cannot read the PDF ({exc}); is it corrupt?") from exc
-    text = "\n\n".join(chunks)
-    if not text.strip():
+    if not read.text.strip():
         raise CorpusError(f"{doc_id}: the PDF has no extractable text (scanned image?)")
-    return Document(doc_id, path, text, "pdf", tuple(breaks))
+    breaks = tuple(PageBreak(start, page) for start, page in read.page_breaks)
+    return Document(doc_id, path, read.text, "pdf", breaks, tuple(read.headings))
 
 
 def load_references(path: Path) -> tuple[Reference, ...]:

@@ -311,24 +311,8 @@ def export_onnx(
     )
     model.eval()
 
-    class Hidden(torch.nn.Module):
-        def __init__(self, inner: torch.nn.Module):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.inner(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).last_hidden_state
-
     tokenizer = _tokenizer(model_path, config)
-    sample = tokenizer.encode_batch(["a short probe", "a longer probe sentence, padded less"])
-    names = ["input_ids", "attention_mask", "token_type_ids"]
-    args = tuple(
-        torch.tensor([getattr(e, a) for e in sample], dtype=torch.long)
-        for a in ("ids", "attention_mask", "type_ids")
-    )
-    axes = {n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]}
+    module, args, names, axes = _traceable(model, tokenizer, torch)
 
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{ONNX_FILE}.{os.getpid()}.tmp"
@@ -336,7 +320,7 @@ def export_onnx(
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                Hidden(model).eval(),  # a module left in train mode would be restored to it
+                module,
                 args,
                 str(tmp),
                 input_names=names,
@@ -370,6 +354,31 @@ def export_onnx(
     _remove_other_exports(folder)
     progress(f"ONNX query encoder exported in {meta['export_seconds']:.1f} s -> {folder}")
     return folder
+
+
+def _traceable(model, tokenizer, torch) -> tuple:
+    """The model as a module returning the last hidden state, with sample inputs, their names
+    and dynamic axes, ready for `torch.onnx.export`."""
+
+    class Hidden(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.inner(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
+    sample = tokenizer.encode_batch(["a short probe", "a longer probe sentence, padded less"])
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    args = tuple(
+        torch.tensor([getattr(e, a) for e in sample], dtype=torch.long)
+        for a in ("ids", "attention_mask", "type_ids")
+    )
+    axes = {n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]}
+    # a module left in train mode would be restored to it after export: export it in eval
+    return Hidden(model).eval(), args, names, axes
 
 
 def _check_export(onnx_path: Path, model_path: Path, model, tokenizer, torch) -> float:

@@ -33,9 +33,10 @@ from ketaqa.config import DenseIndexSettings, Settings
 from ketaqa.errors import IndexStateError, KetaqaError
 from ketaqa.files import fsync_dir, sha256_file, write_atomic
 from ketaqa.pipeline.abstract_corpus import abstract_files, abstract_passages, with_cached_ids
-from ketaqa.pipeline.corpus import Corpus, Reference, corpus_fingerprint, load_corpus
+from ketaqa.pipeline.corpus import Corpus, Reference, corpus_fingerprint
 from ketaqa.pipeline.embedding import MODEL_ID, Encoder, model_fingerprint
 from ketaqa.pipeline.encode import encode_passages
+from ketaqa.pipeline.library import load_corpus
 from ketaqa.pipeline.outline import PageSpan, SectionPath
 from ketaqa.pipeline.passages import CHUNKER_VERSION, Footnote, Passage, build_passages
 from ketaqa.pipeline.structure import document_citation

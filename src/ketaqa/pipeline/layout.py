@@ -27,15 +27,17 @@ GUIDELINE_QUESTION_NAMES = {
     "viii": "positive treatment response",
 }
 
+GUIDELINE_SOURCE = ("cohen2018",)  # the A-2 guideline whose questions are named above
+
 SECTION_RE = re.compile(r"^Section (I{1,3}|IV)\.\s+\S")
 SUBSECTION_RE = re.compile(r"^([A-D])\. (\S.*)$")
-ITEM_RE = re.compile(r"^(?:- )?([A-D]-\d)\.(?:\*\*)?\s+(.*)$")
+ITEM_RE = re.compile(r"^(?:[-•] )?([A-D]-\d)\.(?:\*\*)?\s+(.*)$")
 ITEM_PART_RE = re.compile(r"^\((a|b)\)\s+")
-QUESTION_RE = re.compile(r"^(?:- )?\((i{1,3}|iv|v|vi{1,3})\)([¹²³⁴⁵⁶⁷⁸⁹]?)\s+(.*)$")
+QUESTION_RE = re.compile(r"^(?:[-•] )?\((i{1,3}|iv|v|vi{1,3})\)([¹²³⁴⁵⁶⁷⁸⁹]?)\s+(.*)$")
 FOOTNOTE_RE = re.compile(r"^([¹²³⁴⁵⁶⁷⁸⁹])\s+\S")
-BULLET_RE = re.compile(r"^(\s*)- ")
+BULLET_RE = re.compile(r"^(\s*)[-•] ")
 CONTENTS_ROW_RE = re.compile(
-    r"^(Section [IV]+|Appendix \d+|Bibliography)[.:]?\t+(.*?)\t+Page (\d+)"
+    r"^(Section [IV]+|Appendix \d+|Bibliography)[.:]?(?:\t+(.*?))?\t+Page (\d+)"
 )
 MECHANISM_RE = re.compile(r"^(\d)(?:\.| \([ab]\))\s+\S")
 AUTHOR_START_RE = re.compile(r"^\**[A-Z][A-Za-z'\-]+(?: [A-Z][a-z]+)?,? (?:[A-Z]{1,3}\b|Eric)")
@@ -44,12 +46,20 @@ DATES_RE = re.compile(r"^(Promulgated|Reviewed|Date of Current Document):")
 YEAR_RE = re.compile(r"\b(19|20)\d\d\b")
 
 
+CONTENTS_HEADING_RE = re.compile(r"^(?:table of )?contents:?\s*$", re.M | re.I)
+BIBLIOGRAPHY_HEADING_RE = re.compile(r"^(?:bibliography|references)\s*$", re.M | re.I)
+
+
 def is_position_statement(text: str) -> bool:
-    """The statement has a contents table, Section I and a Bibliography."""
+    """A document in the college's template: contents, numbered sections and a bibliography.
+
+    Any wording of the contents heading ("CONTENTS", "Table of Contents") will do, as will
+    contents rows alone, so a revised statement is still read as one."""
+    has_contents = CONTENTS_HEADING_RE.search(text) or CONTENTS_ROW_RE.search(text)
     return bool(
-        re.search(r"^CONTENTS\s*$", text, re.M)
+        has_contents
         and re.search(r"^Section I\.", text, re.M)
-        and re.search(r"^BIBLIOGRAPHY\s*$", text, re.M)
+        and BIBLIOGRAPHY_HEADING_RE.search(text)
     )
 
 
@@ -83,6 +93,22 @@ def contents_table(lines: list[Line]) -> tuple[dict[str, int], dict[str, str]]:
         m = CONTENTS_ROW_RE.match(line.text)
         if m:
             pages[m.group(1)] = int(m.group(3))
-            if m.group(2).strip():
+            if (m.group(2) or "").strip():
                 titles[m.group(1)] = m.group(2).strip()
     return pages, titles
+
+
+CAPS_HEADING_RE = re.compile(r"[A-Z][A-Z ,'’“”&()/:-]+")
+
+
+def is_caps_heading(s: str) -> bool:
+    """An upper-case heading ("LITERATURE REVIEW", "PROPOSED MECHANISMS …"), not a definition."""
+    words = [w for w in s.split() if len(w) >= 3]
+    return bool(CAPS_HEADING_RE.fullmatch(s)) and len(words) >= 2 and not DEFINITION_RE.match(s)
+
+
+def ends_contents(s: str) -> bool:
+    """The first line after the contents table: an upper-case heading or a section heading."""
+    if not s or CONTENTS_ROW_RE.match(s):
+        return False
+    return is_caps_heading(s) or bool(SECTION_RE.match(s) and "\t" not in s)

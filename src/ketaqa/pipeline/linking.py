@@ -31,15 +31,23 @@ class ReferenceLinker:
         want = _norm(where)
         return [r for r in self.references if any(_norm(c) == want for c in r.cited_in)]
 
-    def best_match(self, candidates: list[Reference], text: str) -> Reference | None:
-        """The candidate whose title and first author best match a verbatim citation."""
+    def best_match(
+        self, candidates: list[Reference], text: str, *, same_author: bool = False
+    ) -> Reference | None:
+        """The candidate whose title and first author best match a verbatim citation; with
+        `same_author`, only a candidate whose first author the citation names."""
         words = _words(text)
         scored = []
         for ref in candidates:
+            surname = (ref.first_author_surname.lower().split() or ["_"])[0]
+            if same_author and surname not in words:
+                continue
             title = _words(ref.title) or {"_"}
             score = len(title & words) / len(title)
-            if ref.first_author_surname.lower().split()[0] in words:
+            if surname in words:
                 score += 0.5
+            if ref.year and str(ref.year) in text:
+                score += 0.25
             scored.append((score, ref.key, ref))
         scored.sort(key=lambda s: (-s[0], s[1]))
         if scored and scored[0][0] >= 0.5:
@@ -54,10 +62,30 @@ class ReferenceLinker:
         """Links for in-text mentions such as "[Visser & Schug, 2006]"."""
         found = []
         for mention in BRACKET_CITE_RE.findall(text):
-            for ref in self.references:
-                if any(f"[{mention}]" in c for c in ref.cited_in) and ref not in found:
+            hits = [r for r in self.references if any(f"[{mention}]" in c for c in r.cited_in)]
+            for ref in hits or self._by_author_year(mention):
+                if ref not in found:
                     found.append(ref)
         return found
+
+    def unlinked(self, text: str) -> list[str]:
+        """In-text mentions ("[Quill & Rook, 2017]") that name no known record."""
+        return [f"[{m}]" for m in BRACKET_CITE_RE.findall(text) if not self.in_text(f"[{m}]")]
+
+    def _by_author_year(self, mention: str) -> list[Reference]:
+        """An unreviewed mention ("Visser & Schug, 2006"): the one record with that first
+        author and year, if exactly one."""
+        surname = re.match(r"[A-Z][\w'-]+", mention)
+        year = re.search(r"(19|20)\d\d", mention)
+        if not surname or not year:
+            return []
+        hits = [
+            r
+            for r in self.references
+            if r.year == int(year.group(0))
+            and r.first_author_surname.lower().startswith(surname.group(0).lower())
+        ]
+        return hits if len(hits) == 1 else []
 
     def shorts(self, keys: tuple[str, ...]) -> str:
         """The short names ("Orhurhu 2019") of these references, for section paths."""

@@ -108,7 +108,7 @@ def line_spans(text: str, base: int = 0) -> list[tuple[int, int]]:
     out = []
     pos = 0
     for line in text.split("\n"):
-        m = re.match(r"^\s*(?:- )?", line)
+        m = re.match(r"^\s*(?:[-•] )?", line)
         lead = m.end() if m else 0
         body = line[lead:].rstrip()
         if body.strip():
@@ -166,7 +166,7 @@ def build_passages(corpus: Corpus) -> list[Passage]:
     for doc in corpus.documents:
         if doc.kind == "abstract":
             continue  # abstracts arrive as passages of their own (ketaqa.pipeline.abstract_corpus)
-        outline = parse_document(doc, corpus.references)
+        outline = parse_document(doc, corpus.references_for(doc.doc_id))
         passages.extend(passages_from_outline(doc, outline))
     return passages
 

@@ -1,8 +1,9 @@
 """PubMed XML: the records the abstract cache stores, and the parser that reads them.
 
 The cache under `corpus/abstracts/` holds one PubmedArticleSet per reference, exactly as NCBI
-sent it (or as the user exported it), so reading the cache means parsing PubMed XML. Only the
-standard library (xml.etree): abstracts are an optional extra and must not pull in dependencies.
+sent it (or as the user exported it), so reading the cache means parsing PubMed XML. A user's
+file is untrusted, so it is parsed with defusedxml (no entity expansion, no external entities or
+DTD fetches) into plain xml.etree elements.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+
+import defusedxml
+import defusedxml.ElementTree as SafeET
 
 from ketaqa.errors import KetaqaError
 
@@ -74,26 +78,23 @@ def parse_article_set(data: bytes, source: str) -> list[PubmedRecord]:
 
 
 def parse_bounded(data: bytes, source: str, max_depth: int = MAX_XML_DEPTH) -> ET.Element:
-    """The document's root element; PubmedXMLError when malformed or nested deeper than
-    `max_depth` (deep nesting would exhaust the recursion of serialising it again)."""
-    parser = ET.XMLPullParser(events=("start", "end"))
-    depth, root = 0, None
+    """The document's root element; PubmedXMLError when malformed, unsafe (entities, DTDs:
+    defusedxml refuses them) or nested deeper than `max_depth` (deep nesting would exhaust
+    the recursion of serialising it again, so the depth is measured without recursion)."""
     try:
-        for offset in range(0, max(len(data), 1), 1 << 16):
-            parser.feed(data[offset : offset + (1 << 16)])
-            for event, element in parser.read_events():
-                depth += 1 if event == "start" else -1
-                root = element if root is None else root
-                if depth > max_depth:
-                    raise PubmedXMLError(
-                        f"{source}: XML nested more than {max_depth} elements deep; "
-                        "not a PubMed record"
-                    )
-        parser.close()
+        root = SafeET.fromstring(data)
     except ET.ParseError as exc:
         raise PubmedXMLError(f"{source}: malformed XML ({exc})") from exc
-    if root is None:
-        raise PubmedXMLError(f"{source}: malformed XML (no element)")
+    except defusedxml.DefusedXmlException as exc:
+        raise PubmedXMLError(f"{source}: refused unsafe XML ({exc})") from exc
+    stack = [(root, 1)]
+    while stack:
+        element, depth = stack.pop()
+        if depth > max_depth:
+            raise PubmedXMLError(
+                f"{source}: XML nested more than {max_depth} elements deep; not a PubMed record"
+            )
+        stack.extend((child, depth + 1) for child in element)
     return root
 
 

@@ -19,6 +19,7 @@ from rank_bm25 import BM25L, BM25Okapi, BM25Plus
 from ketaqa.config import RetrievalSettings
 from ketaqa.pipeline.embedding import TextEncoder
 from ketaqa.pipeline.index import Index
+from ketaqa.pipeline.query import passage_populations
 
 
 @dataclass(frozen=True)
@@ -153,8 +154,9 @@ _LOOKUP_RE = re.compile(
 )
 
 
-# Passages that name things rather than say things: bibliography entries, the title, contents.
-PRIOR_KINDS = ("entry", "title", "contents")
+# Passages that name things rather than say things: bibliography entries, the citation
+# headings of Section I items and Section II studies, the title, the contents.
+PRIOR_KINDS = ("entry", "item", "title", "contents")
 
 
 def asks_for_citation(question: str) -> bool:
@@ -175,6 +177,20 @@ def apply_entry_prior(
     return {i: s * prior if kinds[i] in PRIOR_KINDS else s for i, s in fused.items()}
 
 
+def apply_population_prior(
+    passage_populations: Sequence[frozenset[str]],
+    fused: dict[int, float],
+    populations: Sequence[str],
+    boost: float,
+) -> dict[int, float]:
+    """Rank passages about the population a question names ("paeds", "in the ED") first:
+    an adult infusion rate is the wrong answer to a question about children."""
+    if boost == 1.0 or not populations or not passage_populations:
+        return fused
+    wanted = set(populations)
+    return {i: s * boost if wanted & passage_populations[i] else s for i, s in fused.items()}
+
+
 class HybridRetriever:
     """BM25 and dense candidates, fused by the configured strategy: the one search path.
 
@@ -188,11 +204,13 @@ class HybridRetriever:
         dense: DenseRetriever,
         kinds: Sequence[str],
         settings: RetrievalSettings,
+        populations: Sequence[frozenset[str]] = (),
     ):
         self.lexical = lexical
         self.dense = dense
         self.kinds = kinds  # passage kinds, for the bibliography-entry prior
         self.settings = settings
+        self.populations = populations  # the populations each passage is about
 
     @classmethod
     def from_index(
@@ -203,6 +221,7 @@ class HybridRetriever:
             DenseRetriever(index.dense, encoder),
             [p.kind for p in index.passages],
             settings,
+            [passage_populations(p.text, str(p.section)) for p in index.passages],
         )
 
     def search(
@@ -213,6 +232,7 @@ class HybridRetriever:
         settings: RetrievalSettings | None = None,
         query_vector: np.ndarray | None = None,
         entry_prior: bool = True,
+        populations: Sequence[str] = (),
     ) -> list[Hit]:
         settings = settings or self.settings
         n = max(k, settings.candidates)
@@ -228,6 +248,9 @@ class HybridRetriever:
         fused = fuse(lex, den, method, settings)
         if method is Method.HYBRID and entry_prior:
             fused = apply_entry_prior(self.kinds, fused, query, settings.entry_prior)
+            fused = apply_population_prior(
+                self.populations, fused, populations, settings.population_boost
+            )
         lex_scores = {s.passage: s.score for s in lex}
         den_scores = {s.passage: s.score for s in den}
         return [Hit(i, fused[i], lex_scores.get(i), den_scores.get(i)) for i in top_k(fused, k)]

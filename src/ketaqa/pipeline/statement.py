@@ -15,11 +15,14 @@ from collections.abc import Callable
 from ketaqa.pipeline.corpus import Document, Reference
 from ketaqa.pipeline.layout import (
     AUTHOR_START_RE,
+    BIBLIOGRAPHY_HEADING_RE,
     BULLET_RE,
+    CONTENTS_HEADING_RE,
     DATES_RE,
     DEFINITION_RE,
     FOOTNOTE_RE,
     GUIDELINE_QUESTION_NAMES,
+    GUIDELINE_SOURCE,
     ITEM_PART_RE,
     ITEM_RE,
     MECHANISM_RE,
@@ -31,6 +34,8 @@ from ketaqa.pipeline.layout import (
     Line,
     contents_table,
     continues_on,
+    ends_contents,
+    is_caps_heading,
     split_lines,
 )
 from ketaqa.pipeline.linking import ReferenceLinker
@@ -121,7 +126,11 @@ class StatementParser:
         if kind == BlockKind.FOOTNOTE:
             marks = tuple(m for m in marks if m != own_mark)
         refs = self.refs if reference_keys is None else reference_keys
+        if self.doc.page_breaks:  # a PDF: the printed pages the span really stands on
+            pages = PageSpan(self.doc.page_at(start), self.doc.page_at(end - 1))
         in_text = tuple(r.key for r in self.linker.in_text(self.doc.text[start:end]))
+        for mention in self.linker.unlinked(self.doc.text[start:end]):
+            self.problems.append(f"unlinked mention {mention}")
         block = Block(
             start=start,
             end=end,
@@ -149,7 +158,13 @@ class StatementParser:
         candidates = self.linker.by_citation(where)
         if len(candidates) == 1:
             return (candidates[0].key,)
-        ref = self.linker.best_match(candidates, text)
+        # no reviewed `cited_in` for this place (a renumbered item, a reworded heading): the
+        # heading names its study, so match it against every record by that study's author
+        ref = (
+            self.linker.best_match(candidates, text)
+            if candidates
+            else self.linker.best_match(list(self.linker.references), text, same_author=True)
+        )
         if ref is None:
             self.problems.append(f"no reference record for {where!r}: {text[:60]!r}")
             return ()
@@ -175,10 +190,12 @@ class StatementParser:
 
     def handle(self, i: int, line: Line, s: str, nxt: Line | None) -> int:
         """Headings, definitions and footnotes read alike everywhere; other lines by region."""
-        if s == "CONTENTS":
+        if CONTENTS_HEADING_RE.match(s):
             return self._contents(i)
-        if s == "LITERATURE REVIEW" or self._region_heading(s):
+        if self._region_heading(s):
             return i + 1
+        if self.region == Region.FRONT and is_caps_heading(s):
+            return i + 1  # "LITERATURE REVIEW", however worded
         if DEFINITION_RE.match(s):
             self.region, self.refs = Region.DOCUMENT_INFO, ()
             self.pages = self._between("Section II", "Appendix 1")
@@ -198,9 +215,9 @@ class StatementParser:
             self._enter(Region.SECTION, f"Section {m.group(1)}")
             self.section_root = self.path
             self.subheading = None
-        elif s.startswith("PROPOSED MECHANISMS"):
+        elif self.region != Region.FRONT and is_caps_heading(s):
             self._enter(Region.APPENDIX, "Appendix 1")
-        elif s == "BIBLIOGRAPHY":
+        elif BIBLIOGRAPHY_HEADING_RE.match(s):
             self._enter(Region.BIBLIOGRAPHY, "Bibliography")
         else:
             return False
@@ -215,9 +232,9 @@ class StatementParser:
         )
 
     def _contents(self, i: int) -> int:
-        """The contents table, up to the "LITERATURE REVIEW" heading, is one block."""
+        """The contents table, up to the next upper-case or section heading, is one block."""
         j = i
-        while j + 1 < len(self.lines) and self.lines[j + 1].text.strip() != "LITERATURE REVIEW":
+        while j + 1 < len(self.lines) and not ends_contents(self.lines[j + 1].text.strip()):
             j += 1
         self.emit(
             self.lines[i].start,
@@ -239,7 +256,7 @@ class StatementParser:
                 end,
                 BlockKind.EPIGRAPH,
                 path=SectionPath(("Epigraph",)),
-                reference_keys=self.link("Epigraph", ""),
+                reference_keys=self.link("Epigraph", nxt.text if nxt is not None else ""),
             )
             return self.lines.index(nxt) + 1 if nxt is not None else i + 1
         self.emit(line.start, line.end, BlockKind.TITLE, path=SectionPath(("Title",)))
@@ -256,8 +273,9 @@ class StatementParser:
             self.subsection = self.path
             return i + 1
         m = QUESTION_RE.match(s)
-        if m and self.item_label == "A-2":
-            name = f"({m.group(1)}) {GUIDELINE_QUESTION_NAMES.get(m.group(1), '')}".strip()
+        if m and self.item_label is not None:
+            names = GUIDELINE_QUESTION_NAMES if self.refs == GUIDELINE_SOURCE else {}
+            name = f"({m.group(1)}) {names.get(m.group(1), '')}".strip()
             self.path = self.item_path.child(name)
             start = line.start + line.text.index("(")
             self.emit(start, line.end, BlockKind.QUESTION, lead_in=True)
@@ -403,7 +421,8 @@ class StatementParser:
                     end=block.end,
                     kind=BlockKind.FOOTNOTE,
                     path=ref_block.path.child(f"Footnote {number}"),
-                    pages=ref_block.pages,
+                    # a PDF knows the page the footnote is printed on
+                    pages=block.pages if self.doc.page_breaks else ref_block.pages,
                     reference_keys=tuple(keys),
                     own_mark=block.own_mark,
                 )

@@ -15,12 +15,15 @@ from ketaqa.pipeline.corpus import Document, Reference
 from ketaqa.pipeline.layout import is_position_statement
 from ketaqa.pipeline.outline import Block, BlockKind, Outline, PageSpan, SectionPath
 from ketaqa.pipeline.statement import StatementParser
+from ketaqa.pipeline.structure_report import structure_summary
+
+__all__ = ["document_citation", "parse_document", "parse_generic", "structure_summary"]
 
 HEADING_MD_RE = re.compile(r"^(#{1,6})\s+(.*)$")
 
 
 def parse_document(doc: Document, references: tuple[Reference, ...]) -> Outline:
-    if doc.kind in ("txt", "md") and is_position_statement(doc.text):
+    if doc.kind in ("txt", "md", "pdf") and is_position_statement(doc.text):
         return StatementParser(doc, references).parse()
     return parse_generic(doc)
 

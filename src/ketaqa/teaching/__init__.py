@@ -1,5 +1,6 @@
 """Educators' teaching sets: records and validation (`models`), the SQLite store (`store`,
-`queries`) and the exports (`export`). Other packages use the names below as
+`queries`), the PostgreSQL store (`postgres`), the interface both satisfy and the factory that
+picks one (`protocol`), and the exports (`export`). Other packages use the names below as
 `from ketaqa import teaching` then `teaching.TeachingStore`, `teaching.write_export`, ..."""
 
 from ketaqa.teaching.export import (
@@ -25,6 +26,7 @@ from ketaqa.teaching.models import (
     TeachingSet,
     clean_name,
 )
+from ketaqa.teaching.protocol import SetStore, open_store
 from ketaqa.teaching.store import BUSY_TIMEOUT_MS, DB_NAME, TeachingStore
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "EXTENSIONS",
     "Item",
     "SavedPassage",
+    "SetStore",
     "SetSummary",
     "TeachingError",
     "TeachingSet",
@@ -43,6 +46,7 @@ __all__ = [
     "clean_name",
     "eval_items",
     "export_text",
+    "open_store",
     "parse_set_json",
     "safe_filename",
     "to_csv",

@@ -89,7 +89,7 @@ def _plain(value: dict) -> dict:
 @dataclass(frozen=True)
 class Api:
     assistant: Assistant
-    store: teaching.TeachingStore
+    store: teaching.SetStore
 
     @boundary
     def ask(self, question: str, top_k: int = 5) -> dict:
@@ -186,7 +186,7 @@ class Api:
         return _plain(report)
 
 
-def register(assistant: Assistant, store: teaching.TeachingStore) -> None:
+def register(assistant: Assistant, store: teaching.SetStore) -> None:
     """Add the named endpoints to the Blocks being built (call inside `with gr.Blocks()`)."""
     api = Api(assistant, store)
     gr.api(api.ask, api_name="ask")

@@ -4,6 +4,8 @@ One module per tab (`ask_tab`, `sets_tab`, `eval_tab`), each with a `build()` th
 components and returns them by name, and a `wire()` that connects its events through those
 names; `api` adds the named endpoints and `render` turns results into HTML. Everything is
 built first, then wired, because saving on the Ask tab refreshes the Teaching sets tab.
+`launch` also serves the plain JSON API of `ketaqa.apps.json_api` (/api/ask, ...) on the
+same port, behind the same login.
 """
 
 from dataclasses import replace
@@ -12,6 +14,7 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from ketaqa import teaching
+from ketaqa.apps.json_api import JsonApi
 from ketaqa.apps.ui import api, ask_tab, eval_tab, render, sets_tab
 from ketaqa.apps.ui.guard import ClientAddress, LoginThrottle, auth_function
 from ketaqa.apps.ui.widgets import html_box
@@ -35,7 +38,7 @@ def build_app(
     concurrency: int = ServerSettings.concurrency,
 ) -> gr.Blocks:
     settings = settings or assistant.settings
-    store = teaching.TeachingStore.for_settings(settings)
+    store = teaching.open_store(settings)
     by_id = {p.id: p for p in assistant.index.passages}
     with gr.Blocks(
         title="ketaqa — ketamine position statement",
@@ -65,6 +68,9 @@ def build_app(
         api.register(assistant, store)
 
     app.queue(default_concurrency_limit=concurrency, max_size=64)
+    # The JSON API's routes travel with the Blocks until `launch` hands them to FastAPI.
+    server = replace(settings.server, concurrency=concurrency)
+    app.ketaqa_json_routes = JsonApi(lambda: assistant, server).router().routes  # type: ignore[attr-defined]
     return app
 
 
@@ -78,12 +84,18 @@ def launch(
 ):
     """Serve the app locally (never a public share link), behind a login when `auth` is set;
     the login covers every page and endpoint (/evaluate included), and failed attempts are
-    throttled per client address. Uploads are capped at MAX_UPLOAD."""
+    throttled per client address. Uploads are capped at MAX_UPLOAD.
+
+    The JSON API's routes go first in Gradio's FastAPI app (`app_kwargs` is passed to it),
+    with the middleware that hands the login throttle each client's address."""
+    app_kwargs: dict[str, object] = {"routes": list(getattr(app, "ketaqa_json_routes", []))}
+    if auth:
+        app_kwargs["middleware"] = [Middleware(ClientAddress)]
     return app.launch(
+        app_kwargs=app_kwargs,
         server_name=host,
         server_port=port,
         auth=auth_function(LoginThrottle(*auth)) if auth else None,
-        app_kwargs={"middleware": [Middleware(ClientAddress)]} if auth else None,
         max_file_size=MAX_UPLOAD,
         share=False,
         inbrowser=False,

@@ -151,7 +151,13 @@ class AskEvents:
         references = self.assistant.index.references
         choices = [(render.choice_label(d), d["id"]) for d in result["passages"]]
         return {
-            tab.results: render.answer_html(answer, self.by_id, references, citations),
+            tab.results: render.answer_html(
+                answer,
+                self.by_id,
+                references,
+                citations,
+                {d["id"]: d["source_evidence"] for d in result["passages"]},
+            ),
             tab.answer_state: result,
             tab.picked: gr.update(choices=choices, value=[]),
             tab.correct: gr.update(choices=[("(none)", ""), *choices], value=""),

@@ -20,11 +20,12 @@ from ketaqa.pipeline.answer import Answer, RankedPassage
 from ketaqa.pipeline.assistant import NOTICE
 from ketaqa.pipeline.corpus import Reference
 from ketaqa.pipeline.passages import Passage
+from ketaqa.pipeline.verdict import verdict_sentence
 
 if TYPE_CHECKING:
     from ketaqa import teaching
 
-NOT_ANSWERED = "The statement does not answer this question."
+RELATED_BADGE = "Related passage, not an answer"
 
 # Evidence grades as the statement words them, e.g. "grade B recommendation, low to moderate
 # level of certainty", "grade C evidence", "grade D, low level of certainty",
@@ -161,6 +162,7 @@ def passage_card(
     by_id: Mapping[str, Passage],
     references: Mapping[str, Reference],
     citation: str,
+    source_evidence: Sequence[Mapping[str, object]] = (),
 ) -> str:
     """One ranked passage: where it is, its grades, the text verbatim, how to cite it."""
     p = rp.passage
@@ -168,7 +170,7 @@ def passage_card(
     header = [f'<span class="rank">[{rp.rank}]</span>', _breadcrumb(p.section.parts)]
     header.append(f'<span class="page">{_e(p.pages.label() or "page not known")}</span>')
     if not answers:
-        header.append('<span class="badge no">Does not answer the question</span>')
+        header.append(f'<span class="badge no">{RELATED_BADGE}</span>')
     for grade in evidence_grades(p.text):
         header.append(
             f'<span class="badge grade" title="quoted from the passage">“{_e(grade)}”</span>'
@@ -193,9 +195,28 @@ def passage_card(
     if p.footnotes:
         notes = "".join(f"<p>{_e(f.text)}</p>" for f in p.footnotes)
         parts.append(f'<div class="footnotes"><strong>Footnotes:</strong>{notes}</div>')
+    parts.append(source_evidence_html(source_evidence))
     parts.append(_context(p, by_id, rp.highlight))
     parts.append("</article>")
     return "".join(parts)
+
+
+def source_evidence_html(evidence: Sequence[Mapping[str, object]]) -> str:
+    """Beside the statement's words, the cited study's own closest sentence, verbatim."""
+    if not evidence:
+        return ""
+    rows = []
+    for e in evidence:
+        label = _e(e.get("label") or "ABSTRACT")
+        pmid = f"PMID {_e(e['pmid'])}" if e.get("pmid") else _e(e.get("reference_key"))
+        rows.append(
+            f'<blockquote class="source-says"><span class="badge">{label}</span> '
+            f'<span class="pmid">{pmid}</span> {_e(e.get("text"))}</blockquote>'
+        )
+    return (
+        '<div class="source-evidence"><strong>What the source says</strong> '
+        "(the sentence of its abstract closest to this passage):" + "".join(rows) + "</div>"
+    )
 
 
 def answer_html(
@@ -203,25 +224,30 @@ def answer_html(
     by_id: Mapping[str, Passage],
     references: Mapping[str, Reference],
     citations: Mapping[str, str],
+    source_evidence: Mapping[str, Sequence[Mapping[str, object]]] | None = None,
 ) -> str:
-    """The verdict first (answered or not), then one card per passage.
+    """The verdict first, in words, then one card per passage.
 
-    `citations` maps each passage id of the answer to its citation as the assistant words it."""
-    if answer.answerable:
-        verdict = (
-            f'<p class="verdict ok">Passages for <q>{_e(answer.question)}</q> '
-            f"(confidence {answer.confidence:.2f}); the best sentence in each is marked.</p>"
-        )
-    else:
-        verdict = (
-            f'<p class="verdict no"><strong>{NOT_ANSWERED}</strong> The nearest passages are '
-            f"shown below; they do not answer <q>{_e(answer.question)}</q> "
-            f"(confidence {answer.confidence:.2f}).</p>"
-        )
+    `citations` maps each passage id of the answer to its citation as the assistant words it;
+    `source_evidence` its `source_evidence` list from `Assistant.to_json`."""
+    sentence = verdict_sentence(answer.verdict, answer.missing_concepts)
+    kind = "ok" if answer.answerable else "no"
+    verdict = (
+        f'<p class="verdict {kind}" data-verdict="{answer.verdict.value}">'
+        f'<strong>{_e(sentence)}</strong> <span class="asked">Asked: <q>{_e(answer.question)}</q>'
+        "</span></p>"
+    )
     if not answer.passages:
         return verdict + '<p class="error">No passages match these filters.</p>'
     cards = "".join(
-        passage_card(rp, answer.answerable, by_id, references, citations[rp.passage.id])
+        passage_card(
+            rp,
+            answer.answerable,
+            by_id,
+            references,
+            citations[rp.passage.id],
+            (source_evidence or {}).get(rp.passage.id, ()),
+        )
         for rp in answer.passages
     )
     return f'<div class="results">{verdict}{cards}</div>'

@@ -111,7 +111,7 @@ class SetsView:
     `save_target` is the Ask tab's set dropdown; `status` is where the message goes (the Ask tab
     uses its own, see `dataclasses.replace`)."""
 
-    store: teaching.TeachingStore
+    store: teaching.SetStore
     status: gr.HTML
     save_target: gr.Dropdown
     set_select: gr.Dropdown

@@ -1,0 +1,327 @@
+"""Plain JSON over HTTP: `POST /api/ask`, `GET /api/health`, `GET /api/version`, and the
+OpenAPI schema at `GET /api/openapi.json`.
+
+For hospital integrations and shell scripts that do not speak Gradio's queue. The routes are
+served by the browser app itself (`build_app` hands them to Gradio's FastAPI app), or alone by
+`create_app`, an ASGI factory for `uvicorn --factory ... --workers N`. `/api/ask` returns
+exactly `Assistant.to_json(answer)`, the `ketaqa ask --json` object. Errors are JSON
+`{"error": message, "status": code}`: 400 bad input, 413 body too large, 401 when a login is
+configured and missing (HTTP Basic with the app's username and password, or the browser's
+Gradio login cookie), 503 while the index is not ready, 500 for anything else.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from functools import partial
+
+import anyio
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from ketaqa import __version__
+from ketaqa.config import MAX_TOP_K, ServerSettings, Settings
+from ketaqa.errors import IndexStateError, InputError, KetaqaError
+from ketaqa.pipeline.assistant import Assistant, validate_question, validate_top_k
+
+MAX_BODY_BYTES = 32 * 1024  # a 2,000-character question, fully \u-escaped, is ~12 KiB
+log = logging.getLogger(__name__)
+
+
+# -- the schema (documentation; the handlers check the input themselves) -----------------------
+class AskRequest(BaseModel):
+    question: str = Field(description="1 to 2,000 characters of plain text")
+    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="passages to return")
+
+
+class AskPassage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    rank: int
+    id: str
+    text: str = Field(description="the source's words, verbatim")
+    highlight: str
+    section: str
+    page: int | None
+    pages: str
+    citation: str
+    doi: str | None
+    pmid: str | None
+    score: float
+
+
+class AskResponse(BaseModel):
+    """The `ketaqa ask --json` object (README); fields may be added, never renamed."""
+
+    model_config = ConfigDict(extra="allow")
+    question: str
+    answerable: bool
+    confidence: float
+    passages: list[AskPassage]
+
+
+class ApiError(BaseModel):
+    error: str
+    status: int
+
+
+class Health(BaseModel):
+    status: str = Field(description='"ok", or "loading" (with status 503) until the index is')
+    passages: int | None = None
+
+
+class Version(BaseModel):
+    ketaqa: str
+    corpus: str = Field(description="fingerprint of the corpus the index was built from")
+    index: str = Field(description="fingerprint of the index files being served")
+    model: str
+    passages: int
+
+
+def _errors(*codes: int) -> dict:
+    return {code: {"model": ApiError} for code in codes}
+
+
+# -- helpers --------------------------------------------------------------------------------
+class ApiProblem(Exception):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.headers = status, headers or {}
+
+
+def _json(value: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps(
+        value, ensure_ascii=False, default=lambda o: o.item() if hasattr(o, "item") else str(o)
+    )
+    return Response(body, status, headers, media_type="application/json")
+
+
+def _problem(p: ApiProblem) -> Response:
+    return _json({"error": str(p), "status": p.status}, p.status, p.headers)
+
+
+def authorized(request: Request, server: ServerSettings) -> bool:
+    """No login configured; or HTTP Basic with the app's pair; or the UI's login cookie."""
+    if server.auth is None:
+        return True
+    header = request.headers.get("authorization", "")
+    if header[:6].lower() == "basic ":
+        try:
+            user, _, password = base64.b64decode(header[6:], validate=True).partition(b":")
+        except (binascii.Error, ValueError):
+            return False
+        return secrets.compare_digest(user, server.username.encode()) & secrets.compare_digest(
+            password, server.password.encode()
+        )
+    tokens, cookie_id = getattr(request.app, "tokens", None), getattr(request.app, "cookie_id", "")
+    if tokens is None:
+        return False
+    token = request.cookies.get(f"access-token-{cookie_id}") or request.cookies.get(
+        f"access-token-unsecure-{cookie_id}"
+    )
+    return token is not None and token in tokens
+
+
+async def read_body(request: Request) -> dict:
+    """The request's JSON object, at most MAX_BODY_BYTES, or ApiProblem 400/413."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise ApiProblem(413, f"the request body is over {MAX_BODY_BYTES} bytes")
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY_BYTES:
+            raise ApiProblem(413, f"the request body is over {MAX_BODY_BYTES} bytes")
+    try:
+        data = json.loads(bytes(raw).decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ApiProblem(400, "the request body is not UTF-8") from exc
+    except ValueError as exc:
+        raise ApiProblem(400, f"the request body is not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ApiProblem(400, 'the request body must be a JSON object: {"question": "..."}')
+    unknown = sorted(set(data) - {"question", "top_k"})
+    if unknown:
+        raise ApiProblem(400, f"unknown field(s) {', '.join(unknown)}; use question and top_k")
+    if "question" not in data:
+        raise ApiProblem(400, "the request body has no question")
+    return data
+
+
+def index_fingerprint(assistant: Assistant) -> str:
+    files = assistant.index.manifest.get("files", {})
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# -- the routes -----------------------------------------------------------------------------
+class JsonApi:
+    """The handlers, over an assistant that may still be loading (`get_assistant` → None)."""
+
+    def __init__(
+        self,
+        get_assistant: Callable[[], Assistant | None],
+        server: ServerSettings,
+        not_ready: Callable[[], str] = lambda: "the index is loading; try again shortly",
+    ):
+        self.get_assistant, self.server, self.not_ready = get_assistant, server, not_ready
+        # As many questions at once as the app's queue answers (KETAQA_CONCURRENCY): more
+        # threads than that only make every answer slower on a small machine.
+        self.limiter = anyio.CapacityLimiter(server.concurrency)
+
+    def _assistant(self) -> Assistant:
+        assistant = self.get_assistant()
+        if assistant is None:
+            raise ApiProblem(503, self.not_ready(), {"Retry-After": "5"})
+        return assistant
+
+    def _login(self, request: Request) -> None:
+        if not authorized(request, self.server):
+            raise ApiProblem(401, "log in first", {"WWW-Authenticate": 'Basic realm="ketaqa"'})
+
+    async def ask(self, request: Request) -> Response:
+        try:
+            self._login(request)
+            data = await read_body(request)
+            question = validate_question(data["question"])
+            top_k = validate_top_k(data.get("top_k", 5))
+            assistant = self._assistant()
+            work = partial(_answer, assistant, question, top_k)
+            return _json(await anyio.to_thread.run_sync(work, limiter=self.limiter))
+        except ApiProblem as p:
+            return _problem(p)
+        except InputError as exc:
+            return _problem(ApiProblem(400, str(exc)))
+        except IndexStateError as exc:
+            return _problem(ApiProblem(503, f"the index is not usable: {exc}"))
+        except KetaqaError as exc:
+            return _problem(ApiProblem(500, str(exc)))
+
+    async def health(self) -> Response:
+        assistant = self.get_assistant()
+        if assistant is None:
+            return _json({"status": "loading"}, 503, {"Retry-After": "5"})
+        return _json({"status": "ok", "passages": len(assistant.index.passages)})
+
+    async def version(self, request: Request) -> Response:
+        try:
+            self._login(request)
+            assistant = self._assistant()
+        except ApiProblem as p:
+            return _problem(p)
+        fingerprint = assistant.index.manifest.get("fingerprint", {})
+        return _json(
+            {
+                "ketaqa": __version__,
+                "corpus": fingerprint.get("corpus_hash", ""),
+                "index": index_fingerprint(assistant),
+                "model": fingerprint.get("model_id", ""),
+                "passages": len(assistant.index.passages),
+            }
+        )
+
+    def router(self) -> APIRouter:
+        router = APIRouter()
+        router.add_api_route(
+            "/api/ask",
+            self.ask,
+            methods=["POST"],
+            summary="Answer a question with the statement's own passages",
+            response_model=AskResponse,
+            responses=_errors(400, 401, 413, 503),
+            openapi_extra={
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": AskRequest.model_json_schema()}},
+                }
+            },
+        )
+        router.add_api_route(
+            "/api/health",
+            self.health,
+            methods=["GET"],
+            summary="Ready to answer?",
+            response_model=Health,
+            responses=_errors(503),
+        )
+        router.add_api_route(
+            "/api/version",
+            self.version,
+            methods=["GET"],
+            summary="Corpus and index fingerprints",
+            response_model=Version,
+            responses=_errors(401, 503),
+        )
+        schema = get_openapi(
+            title="ketaqa JSON API",
+            version=__version__,
+            description=(__doc__ or "").split("\n\n", 1)[1],
+            routes=router.routes,
+        )
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "basic": {"type": "http", "scheme": "basic", "description": "only with a login"}
+        }
+        router.add_api_route(
+            "/api/openapi.json",
+            lambda: JSONResponse(schema),
+            methods=["GET"],
+            include_in_schema=False,
+        )
+        return router
+
+
+def _answer(assistant: Assistant, question: str, top_k: int) -> dict:
+    return assistant.to_json(assistant.ask(question, top_k))
+
+
+# -- alone, for uvicorn ---------------------------------------------------------------------
+class _Loader:
+    """Loads the assistant in the background once the index is current (never builds it)."""
+
+    def __init__(self, settings: Settings):
+        self.settings, self.assistant, self.problem = settings, None, "the index is loading"
+
+    def run(self) -> None:
+        from ketaqa.pipeline.index import index_status
+
+        while self.assistant is None:
+            status = index_status(self.settings)
+            if status == "ok":
+                try:
+                    self.assistant = Assistant.open_for_queries(self.settings)
+                    return
+                except KetaqaError as exc:
+                    status = str(exc)
+            self.problem = f"the index is not ready ({status}); run `ketaqa index`"
+            time.sleep(5)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The JSON API without the browser app, for `uvicorn --factory` with several workers.
+
+    Each worker loads the index read-only in the background; until then /api/ask and
+    /api/health answer 503. The index is never built here: run `ketaqa index` first."""
+    from ketaqa.config import offline_env
+
+    offline_env()
+    settings = settings or Settings.from_env()
+    loader = _Loader(settings)
+    api = JsonApi(lambda: loader.assistant, settings.server, lambda: loader.problem)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        threading.Thread(target=loader.run, name="ketaqa-index-loader", daemon=True).start()
+        yield
+
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.include_router(api.router())
+    return app

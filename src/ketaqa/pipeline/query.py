@@ -1,0 +1,340 @@
+"""Stage 4½: what a typed question asks for, in the statement's own terms.
+
+Clinicians type "ketamine in pt with schizophrenia", "raised ICP ok?", "paeds infusoin rate".
+Before retrieval a question is read three ways, each easy to audit:
+
+- the clinical lexicon (`lexicon.json`) maps abbreviations and lay words to words the statement
+  uses ("schizophrenia" -> "psychoses", "kids" -> "paediatric");
+- spelling correction against the corpus vocabulary (symspellpy), applied only to words that
+  are neither in the corpus nor in the model's general English vocabulary, so a real word the
+  statement lacks ("pregnancy") is never "corrected" into one it has;
+- concepts: the question's content words, each marked as mentioned by the statement or not.
+  The unmentioned ones are the honest core of a "not covered" verdict.
+
+Nothing here changes what is shown: the expansions only steer retrieval and the verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from ketaqa.pipeline.tokenizer import STOPWORDS, ClinicalTokenizer, clean, raw_words
+
+LEXICON_FILE = Path(__file__).with_name("lexicon.json")
+
+# Words that frame a question rather than name its subject: never a missing concept.
+FRAMING_WORDS = frozenset(
+    """ok okay fine safe safely use used using give given giving still can cannot should
+    would could may might must need needs want recommend recommended recommendation
+    recommendations advice advise suggest suggested suggests guideline guidance statement
+    position paper evidence any info information know tell say says said mention mentions
+    mentioned cover covers covered talk discuss discusses discussed regarding re about
+    around thoughts worth try trying trial good bad best better work works working help
+    helps helpful effective effectiveness role place first line option options ketamine
+    pt pts patient patients case yes no vs versus wrt how much many long often when what
+    which who whom where why whether does do did doing done get gets getting go going
+    used also just really please thanks thank hi hello quick question q re consider
+    considered considering appropriate indicated indication indications there
+    shouldnt cant dont wont isnt arent doesnt didnt wouldnt couldnt whats""".split()
+)
+
+# A missing concept rarer than this in general English (Zipf scale: 3 = once per million
+# words, 6 = once per thousand) is specific: "pregnancy" (4.3), "lidocaine" (2.5), not
+# "wrote" (5.0) or "size" (5.1). Only specific missing concepts make a "not covered" verdict.
+SPECIFIC_BELOW_ZIPF = 4.5
+
+# Populations a question may name; a passage about the same population ranks first. Patients
+# with a condition the statement lists as a contraindication are a population too: a case
+# question about a patient with schizophrenia must find the contraindication first.
+POPULATION_TERMS = {
+    "paediatric": ("paediatric", "pediatric", "children", "child", "adolescents", "adolescent"),
+    "emergency": ("emergency", "ed"),
+    "perioperative": ("perioperative", "postoperative", "intraoperative", "surgery", "surgical"),
+    "adult": ("adult", "adults"),
+    "psychoses": ("psychoses",),
+    "cardiovascular": ("cardiovascular",),
+    "hepatic": ("hepatic",),
+    "raised pressure": ("intracranial", "intraocular"),
+    "substance abuse": ("abuse",),
+}
+
+
+@dataclass(frozen=True)
+class LexiconEntry:
+    typed: tuple[str, ...]  # what a clinician types, lower case
+    statement: tuple[str, ...]  # what the statement says instead, lower case
+    kind: str
+
+
+@dataclass(frozen=True)
+class Concept:
+    """One content word or phrase of the question, and whether the statement mentions it."""
+
+    typed: str  # as it appears in the question (lower case)
+    terms: tuple[str, ...]  # the statement words it was read as (itself, a fix, an expansion)
+    mentioned: bool
+    zipf: float  # how common the word is in general English (wordfreq's Zipf scale)
+
+    @property
+    def specific(self) -> bool:
+        return self.zipf < SPECIFIC_BELOW_ZIPF
+
+
+@dataclass(frozen=True)
+class QueryAnalysis:
+    question: str
+    search_text: str  # the question plus its corrections and expansions, for retrieval
+    corrections: tuple[tuple[str, str], ...]  # (typed, corrected)
+    expansions: tuple[tuple[str, tuple[str, ...]], ...]  # (typed, statement words)
+    concepts: tuple[Concept, ...]
+    populations: tuple[str, ...]
+    unknown_words: tuple[str, ...]  # in neither the corpus nor general English, unfixed
+    lookup: bool  # the question looks up a publication
+
+    @property
+    def missing_concepts(self) -> tuple[str, ...]:
+        return tuple(c.typed for c in self.concepts if not c.mentioned)
+
+    @property
+    def missing_specific(self) -> tuple[str, ...]:
+        return tuple(c.typed for c in self.concepts if not c.mentioned and c.specific)
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    entries: tuple[LexiconEntry, ...]  # matched on the lower-cased question
+    case_sensitive: tuple[LexiconEntry, ...]  # matched as typed ("IN" intranasal, not "in")
+
+
+@lru_cache(maxsize=4)
+def load_lexicon(path: Path = LEXICON_FILE) -> Lexicon:
+    data = json.loads(path.read_text(encoding="utf-8"))
+
+    def entry(e: dict, lower: bool) -> LexiconEntry:
+        typed = tuple(t.lower() if lower else t for t in e["typed"])
+        return LexiconEntry(typed, tuple(s.lower() for s in e["statement"]), e["kind"])
+
+    return Lexicon(
+        tuple(entry(e, True) for e in data["entries"]),
+        tuple(entry(e, False) for e in data.get("case_sensitive", ())),
+    )
+
+
+def _phrase_re(phrase: str) -> re.Pattern[str]:
+    return re.compile(r"(?<![\w])" + re.escape(phrase) + r"(?![\w])")
+
+
+class QueryReader:
+    """Reads questions against one corpus: its vocabulary, its mentions, its lexicon."""
+
+    def __init__(
+        self,
+        tokenizer: ClinicalTokenizer,
+        texts: Iterable[str],
+        general_words: frozenset[str],
+        lexicon: Lexicon | None = None,
+        word_frequency: Callable[[str], float] | None = None,
+        reference_texts: Iterable[str] = (),
+    ):
+        """`texts`: what the corpus says, headings included; `reference_texts`: its
+        bibliography entries. A concept counts as mentioned when it occurs in `texts`, or, for
+        a question that looks up a publication, in the bibliography too: that a paper's title
+        says "depression" does not mean the statement says anything about depression."""
+        self.tokenizer = tokenizer
+        self.lexicon = load_lexicon() if lexicon is None else lexicon
+        self._word_frequency = word_frequency or english_zipf
+        references = list(reference_texts)
+        texts = list(texts)
+        self.body_terms = {t for text in texts for t in tokenizer.tokenize(text)}
+        self.all_terms = self.body_terms | {
+            t for text in references for t in tokenizer.tokenize(text)
+        }
+        texts += references
+        counts: dict[str, int] = {}
+        for text in texts:
+            for w in raw_words(text):
+                counts[w] = counts.get(w, 0) + 1
+        self.corpus_words = frozenset(counts)
+        self.corpus_capitals = frozenset(
+            w for text in texts for w in re.findall(r"\b[A-Z][A-Z0-9]+\b", text)
+        )
+        self.general_words = general_words
+        self._typed = sorted(
+            ((t, e) for e in self.lexicon.entries for t in e.typed), key=lambda p: -len(p[0])
+        )
+        self._capitals = {t: e for e in self.lexicon.case_sensitive for t in e.typed}
+        self._typed_res = {t: _phrase_re(t) for t, _ in self._typed}
+        self.lexicon_words = frozenset(
+            w for t, _ in self._typed for w in raw_words(t) if w.isalpha()
+        )
+        vocabulary = dict.fromkeys(self.lexicon_words, 1)
+        vocabulary.update((w, n) for w, n in counts.items() if w.isalpha())
+        self._speller = _speller(tuple(sorted(vocabulary.items())))
+
+    def read(self, question: str, lookup: bool = False) -> QueryAnalysis:
+        """Analyse a validated question; `lookup` when it looks up a publication, so that
+        words found only in the bibliography count as mentioned."""
+        corrections = self._correct(clean(question))
+        terms = self.all_terms if lookup else self.body_terms
+        text = clean(question)
+        for typed, fixed in corrections:
+            text = _phrase_re(typed).sub(fixed, text)
+        expansions, covered = self._expand(text)
+        expansions += self._capital_terms(question)
+        concepts = [
+            Concept(typed, words, self._mentioned(words, terms), self._zipf(typed))
+            for typed, words in expansions
+        ]
+        covered_words = {w for t in covered for w in _words_of(t)}
+        seen = {c.typed.lower() for c in concepts}
+        for word in raw_words(text):
+            if (
+                word in seen
+                or word in covered_words
+                or word in STOPWORDS
+                or word in FRAMING_WORDS
+                or not word.isalpha()
+                or len(word) < 3
+            ):
+                continue
+            seen.add(word)
+            concepts.append(
+                Concept(word, (word,), self._mentioned((word,), terms), self._zipf(word))
+            )
+        unknown = tuple(
+            w
+            for w in dict.fromkeys(raw_words(text))
+            if w.isalpha()
+            and len(w) > 3
+            and w not in STOPWORDS
+            and w not in covered_words
+            and w not in self.corpus_words
+            and w not in self.general_words
+        )
+        extra = [w for _, words in expansions for w in words] + [c for _, c in corrections]
+        search_text = question if not extra else f"{question} ({' '.join(extra)})"
+        return QueryAnalysis(
+            question=question,
+            search_text=search_text,
+            corrections=tuple(corrections),
+            expansions=tuple(expansions),
+            concepts=tuple(concepts),
+            populations=self._populations(text, expansions),
+            unknown_words=unknown,
+            lookup=lookup,
+        )
+
+    def _expand(self, text: str) -> tuple[list[tuple[str, tuple[str, ...]]], list[str]]:
+        """Lexicon phrases in the question, longest first, each word used once."""
+        found: list[tuple[str, tuple[str, ...]]] = []
+        covered: list[str] = []
+        taken = [False] * len(text)
+        for typed, entry in self._typed:
+            for m in self._typed_res[typed].finditer(text):
+                if any(taken[m.start() : m.end()]):
+                    continue
+                for i in range(m.start(), m.end()):
+                    taken[i] = True
+                found.append((typed, entry.statement))
+                covered.append(typed)
+        return found, covered
+
+    def _correct(self, text: str) -> list[tuple[str, str]]:
+        """Fix words that are in neither the corpus, the lexicon nor general English."""
+        fixes: list[tuple[str, str]] = []
+        for word in dict.fromkeys(raw_words(text)):
+            if (
+                len(word) < 5
+                or not word.isalpha()
+                or word in self.lexicon_words
+                or word in self.corpus_words
+                or word in self.general_words
+                or word in STOPWORDS
+            ):
+                continue
+            fix = self._speller(word)
+            if fix and fix != word:
+                fixes.append((word, fix))
+        return fixes
+
+    def _mentioned(self, words: tuple[str, ...], terms: set[str]) -> bool:
+        """A reading is mentioned when every index term of one of its words is in `terms`."""
+        for w in words:
+            toks = self.tokenizer.tokenize(w)
+            if toks and all(t in terms for t in toks):
+                return True
+        return False
+
+    def _zipf(self, typed: str) -> float:
+        """General-English frequency of a typed concept; an abbreviation typed in capitals
+        ("TGA", "IT") counts as specific whatever the lower-case word's frequency."""
+        if typed.isupper():
+            return 0.0
+        return min((self._word_frequency(w) for w in raw_words(typed)), default=0.0)
+
+    def _capital_terms(self, question: str) -> list[tuple[str, tuple[str, ...]]]:
+        """Abbreviations typed in capitals ("IT", "TGA", "S8") that the corpus never uses:
+        each is a concept of its own, read through the case-sensitive lexicon if listed."""
+        if question.isupper():
+            return []
+        found = []
+        for token in dict.fromkeys(re.findall(r"\b[A-Z][A-Z0-9]{1,5}\b", question)):
+            if token in self._capitals:
+                found.append((token, self._capitals[token].statement))
+            elif token not in self.corpus_capitals and token.lower() not in self.lexicon_words:
+                found.append((token, (token.lower(),)))
+        return found
+
+    def _populations(
+        self, text: str, expansions: list[tuple[str, tuple[str, ...]]]
+    ) -> tuple[str, ...]:
+        words = set(raw_words(text)) | {
+            w for _, statement in expansions for s in statement for w in raw_words(s)
+        }
+        return tuple(p for p, names in POPULATION_TERMS.items() if words & set(names))
+
+
+def passage_populations(text: str, section: str) -> frozenset[str]:
+    """The populations a passage is about, from its words and its section path."""
+    words = set(raw_words(f"{section} {text}"))
+    return frozenset(p for p, names in POPULATION_TERMS.items() if words & set(names))
+
+
+def _words_of(phrase: str) -> list[str]:
+    return raw_words(phrase)
+
+
+def english_zipf(word: str) -> float:
+    """wordfreq's Zipf frequency of an English word (0 when it has never been seen)."""
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(word, "en")
+
+
+@lru_cache(maxsize=4)
+def _speller(vocabulary: tuple[tuple[str, int], ...]):
+    """A SymSpell lookup over the corpus's words: typo -> the closest corpus word, or None."""
+    from symspellpy import SymSpell, Verbosity
+
+    sym = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
+    for word, count in vocabulary:
+        if len(word) >= 3:
+            sym.create_dictionary_entry(word, count)
+
+    def correct(word: str) -> str | None:
+        distance = 1 if len(word) < 9 else 2  # "weaning" must not become "hearing"
+        found = sym.lookup(word, Verbosity.CLOSEST, max_edit_distance=distance)
+        if not found:
+            return None
+        best = [s for s in found if s.distance == found[0].distance]
+        best.sort(key=lambda s: -s.count)
+        if len(best) > 1 and best[0].count == best[1].count:
+            return None  # ambiguous: leave the word as typed
+        return best[0].term
+
+    return correct

@@ -1,0 +1,95 @@
+"""Verdicts on the questions clinicians type: safety first.
+
+The contraindication questions are fresh phrasings written for this test (not items of the
+evaluation set): each contraindication of A-2 (ii), asked three ways, in lay words,
+abbreviations and shorthand, must be answered with its passage first.
+"""
+
+import pytest
+
+from ketaqa.pipeline.retrieve import PRIOR_KINDS
+from ketaqa.pipeline.verdict import Verdict
+
+CONTRAINDICATIONS = {
+    "poorly controlled psychoses": (
+        "can I give ketamine to someone with schizophrenia?",
+        "ketamine + psychotic illness",
+        "bipolar with psychosis, ketamine infusion ok?",
+    ),
+    "poorly controlled cardiovascular disease": (
+        "ketamine in poorly controlled heart disease",
+        "uncontrolled hypertension ketamine infusion?",
+        "pt with unstable angina for ketamine",
+    ),
+    "For hepatic dysfunction": (
+        "severe liver failure and ketamine",
+        "ketamine for a cirrhotic patient",
+        "deranged LFTs moderate liver disease ketamine?",
+    ),
+    "elevated intracranial and intraocular pressure": (
+        "raised intracranial pressure ketamine",
+        "head injury with high ICP - ketamine?",
+        "glaucoma patient ketamine infusion",
+        "raised IOP ketamine",
+    ),
+    "active substance abuse problem": (
+        "active drug addiction and ketamine infusions",
+        "IVDU pt for a ketamine series",
+        "current substance misuse, repeat ketamine?",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("span", "question"),
+    [(span, q) for span, questions in CONTRAINDICATIONS.items() for q in questions],
+)
+def test_every_contraindication_is_answered_with_its_passage_first(assistant, span, question):
+    answer = assistant.ask(question, top_k=5)
+    assert answer.verdict is Verdict.ANSWERS, (question, answer.confidence)
+    assert span in answer.passages[0].passage.text, answer.passages[0].passage.text[:80]
+
+
+def test_a_topic_the_statement_never_mentions_is_named(assistant):
+    answer = assistant.ask("Is ketamine safe in pregnancy?", top_k=3)
+    assert answer.verdict is Verdict.NOT_COVERED
+    assert answer.missing_concepts == ("pregnancy",)
+    assert answer.passages  # the nearest passages are still shown, as related
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "ketamine dose for treatment resistant depression",
+        "ketamine dose adjustment for dialysis patients",
+        "is ketamine safe while breastfeeding",
+    ],
+)
+def test_near_misses_are_not_answered(assistant, question):
+    assert assistant.ask(question, top_k=5).verdict is not Verdict.ANSWERS
+
+
+def test_a_verdict_never_rests_on_a_bibliography_entry(assistant):
+    """For a clinical question the evidence passages exclude entries, citation headings, the
+    title and the contents; a look-up of a publication may rest on them."""
+    analysis, hits, _ = assistant.retrieve("ketamine for depression", 10)
+    evidence = assistant.answerer.evidence(hits, analysis.lookup)
+    assert evidence and all(assistant.index.passages[i].kind not in PRIOR_KINDS for i in evidence)
+    analysis, hits, _ = assistant.retrieve("Which paper reported antidepressant effects?", 10)
+    assert analysis.lookup
+    evidence = assistant.answerer.evidence(hits, analysis.lookup)
+    assert any(assistant.index.passages[i].kind == "entry" for i in evidence)
+
+
+def test_paediatric_questions_rank_the_paediatric_rate_first(assistant):
+    answer = assistant.ask("paeds ketamine infusion rate mg/kg/h", top_k=3)
+    assert "0.1–0.3 mg/kg/h" in answer.passages[0].passage.text
+
+
+def test_json_carries_the_verdict_and_missing_concepts(assistant):
+    data = assistant.to_json(assistant.ask("ketamine in pregnancy and breastfeeding", top_k=2))
+    assert data["verdict"] == "not_covered" and data["answerable"] is False
+    assert set(data["missing_concepts"]) == {"pregnancy", "breastfeeding"}
+    data = assistant.to_json(assistant.ask("raised ICP ok?", top_k=2))
+    assert data["verdict"] == "answers" and data["answerable"] is True
+    assert data["missing_concepts"] == []

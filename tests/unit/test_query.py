@@ -1,0 +1,97 @@
+"""Reading a typed question: the clinical lexicon, spelling fixes, concepts, populations.
+
+Built on the real corpus (no model): the tokenizer and passages come from the statement.
+"""
+
+import json
+import re
+
+import pytest
+
+from ketaqa.config import REPO_ROOT
+from ketaqa.pipeline.embedding import general_vocabulary
+from ketaqa.pipeline.library import load_corpus
+from ketaqa.pipeline.passages import build_passages
+from ketaqa.pipeline.query import LEXICON_FILE, QueryReader, load_lexicon, passage_populations
+from ketaqa.pipeline.tokenizer import build_tokenizer
+
+STATEMENT = (REPO_ROOT / "corpus" / "position-statement.txt").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def reader():
+    passages = build_passages(load_corpus(REPO_ROOT / "corpus"))
+    tokenizer = build_tokenizer(p.text for p in passages)
+    return QueryReader(
+        tokenizer,
+        [f"{p.section}\n{p.text}" for p in passages if p.kind != "entry"],
+        general_vocabulary(),
+        reference_texts=[p.text for p in passages if p.kind == "entry"],
+    )
+
+
+def test_every_lexicon_target_is_in_the_statement():
+    """An expansion the statement does not use would steer retrieval towards nothing."""
+    text = STATEMENT.lower()
+    lexicon = load_lexicon()
+    for entry in lexicon.entries + lexicon.case_sensitive:
+        for phrase in entry.statement:
+            assert re.search(r"(?<![\w])" + re.escape(phrase) + r"(?![\w])", text), phrase
+    data = json.loads(LEXICON_FILE.read_text(encoding="utf-8"))
+    typed = [t.lower() for e in data["entries"] for t in e["typed"]]
+    assert len(typed) == len(set(typed)), "a typed word maps in two places"
+
+
+def test_nothing_maps_onto_a_topic_the_statement_does_not_cover():
+    typed = {t for e in load_lexicon().entries for t in e.typed}
+    for word in ("pregnancy", "pregnant", "renal", "kidney", "elderly", "breastfeeding"):
+        assert word not in typed
+
+
+@pytest.mark.parametrize(
+    ("question", "reads_as"),
+    [
+        ("ketamine for a pt with schizophrenia", "psychoses"),
+        ("raised ICP ok for ketamine?", "intracranial"),
+        ("glaucoma and ketamine", "intraocular"),
+        ("cirrhotic liver - ketamine?", "hepatic"),
+        ("benzo premed before ketamine", "benzodiazepines"),
+        ("kids ketamine dose", "paediatric"),
+        ("IN ketamine for breakthrough pain", "intranasal"),
+    ],
+)
+def test_lay_words_and_abbreviations_read_as_the_statement_says(reader, question, reads_as):
+    analysis = reader.read(question)
+    assert reads_as in analysis.search_text
+    assert not analysis.missing_specific
+
+
+def test_typos_are_fixed_against_the_corpus_but_real_words_are_not(reader):
+    assert dict(reader.read("pain relief after ketamine infusoin").corrections) == {
+        "infusoin": "infusion"
+    }
+    assert dict(reader.read("fibromyalga ketamine").corrections) == {"fibromyalga": "fibromyalgia"}
+    assert dict(reader.read("ketamine glaucomma").corrections) == {"glaucomma": "glaucoma"}
+    for question in ("is ketamine safe in pregnancy", "weaning opioids with ketamine"):
+        assert reader.read(question).corrections == ()  # never "pregnancy" -> something else
+
+
+def test_concepts_the_statement_never_mentions_are_named(reader):
+    assert reader.read("Is ketamine safe in pregnancy?").missing_specific == ("pregnancy",)
+    assert "lidocaine" in reader.read("lidocaine infusion rate").missing_specific
+    assert "TGA" in reader.read("is esketamine approved by the TGA").missing_specific
+    # everyday words are not concepts whose absence says anything
+    assert reader.read("who wrote the Bell 2009 topical review").missing_specific == ()
+    # words of the statement are mentioned, wherever they stand (headings included)
+    assert reader.read("Orhurhu meta-analysis ketamine").missing_specific == ()
+    # a word found only in the titles of cited papers is not something the statement covers,
+    # unless the question looks up a publication
+    assert reader.read("ketamine in psychiatry").missing_specific == ("psychiatry",)
+    assert reader.read("ketamine in psychiatry", lookup=True).missing_specific == ()
+
+
+def test_populations_are_read_from_the_question_and_the_passage(reader):
+    assert "paediatric" in reader.read("paeds infusion rate").populations
+    assert "psychoses" in reader.read("ketamine in pt with schizophrenia").populations
+    assert "paediatric" in passage_populations("Aged 0-21 years", "Section I › D. Paediatric")
+    assert not passage_populations("Infusion rate 0.1-0.5mg/kg/hr", "Section I › B")

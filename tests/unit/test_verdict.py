@@ -1,0 +1,76 @@
+"""The verdict: three levels, a fitted model stored as numbers, and its calibration."""
+
+import pytest
+
+from ketaqa.pipeline.verdict import (
+    SIGNALS,
+    Verdict,
+    VerdictModel,
+    choose_threshold,
+    decide,
+    expected_calibration_error,
+    fit_verdict_model,
+    verdict_sentence,
+)
+
+
+def test_not_covered_needs_a_missing_concept():
+    """A question whose concepts the statement all mentions is at worst `related`."""
+    assert decide(0.9, 0.5, ()) is Verdict.ANSWERS
+    assert decide(0.9, 0.5, ("pregnancy",)) is Verdict.ANSWERS
+    assert decide(0.1, 0.5, ()) is Verdict.RELATED
+    assert decide(0.1, 0.5, ("pregnancy",)) is Verdict.NOT_COVERED
+
+
+def test_sentences_state_facts_about_the_statement():
+    assert "does not mention “pregnancy” or “breastfeeding”" in verdict_sentence(
+        Verdict.NOT_COVERED, ("pregnancy", "breastfeeding")
+    )
+    assert "no passage answers" in verdict_sentence(Verdict.RELATED, ())
+    assert verdict_sentence(Verdict.ANSWERS, ()).startswith("The statement answers this")
+
+
+def test_threshold_keeps_false_abstention_within_the_bound():
+    probs = [0.9, 0.8, 0.7, 0.6, 0.3, 0.2, 0.1, 0.65]
+    labels = [True, True, True, True, False, False, False, True]
+    t = choose_threshold(probs, labels, 0.0)
+    assert all(p >= t for p, y in zip(probs, labels, strict=True) if y)
+    assert t == 0.6  # as high as the bound allows: it abstains on every unanswerable here
+
+
+def test_a_fitted_model_round_trips_and_separates(tmp_path):
+    rows, labels = [], []
+    for i in range(40):
+        answerable = i % 2 == 0
+        row = dict.fromkeys(SIGNALS, 0.0)
+        row["coverage_top3"] = 0.8 if answerable else 0.2 + (i % 5) / 100
+        row["missing_specific"] = 0.0 if answerable else 1.0
+        row["sentence_closeness"] = 0.6 + (i % 3) / 10
+        rows.append(row)
+        labels.append(answerable)
+    model = fit_verdict_model(rows, labels, "synthetic", 0.0)
+    path = tmp_path / "verdict_model.json"
+    model.save(path)
+    loaded = VerdictModel.load(path)
+    assert loaded == model
+    assert all(
+        (loaded.probability(r) >= loaded.threshold) == y for r, y in zip(rows, labels, strict=True)
+    )
+
+
+def test_a_model_fitted_on_other_signals_is_not_used(tmp_path):
+    path = tmp_path / "old.json"
+    path.write_text(
+        '{"signals": ["x"], "mean": [0], "scale": [1], "coef": [1], "intercept": 0,'
+        ' "threshold": 0.5}'
+    )
+    assert VerdictModel.load(path) is None
+    assert VerdictModel.load(tmp_path / "absent.json") is None
+
+
+def test_calibration_error_is_zero_when_probabilities_are_frequencies():
+    probs = [0.25] * 4 + [0.75] * 4
+    labels = [True, False, False, False, True, True, True, False]
+    ece, bins = expected_calibration_error(probs, labels)
+    assert ece == pytest.approx(0.0)
+    assert [b["n"] for b in bins] == [4, 4]
