@@ -271,5 +271,48 @@ def test_login_is_required_when_auth_is_set(assistant, settings, tmp_path):
         client = Client(url, auth=("doc", "s3cret"), verbose=False)
         answer = client.predict("What is a position statement?", 1, api_name="/ask")
         assert answer["passages"]
+
+        # Failed logins slow down the address they come from, not everyone: two wrong
+        # passwords from 127.0.0.2 (the loopback network) leave 127.0.0.1 unthrottled.
+        throttle = app.auth.throttle
+        other = httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"))
+        with other:
+            for _ in range(2):
+                wrong = {"username": "doc", "password": "guess"}
+                assert other.post(url + "login", data=wrong, timeout=30).status_code == 400
+        assert throttle.delay("127.0.0.2") == 1.0 and throttle.delay("127.0.0.1") == 0.0
+        right = {"username": "doc", "password": "s3cret"}
+        assert httpx.post(url + "login", data=right, timeout=30).status_code == 200
     finally:
         app.close()
+
+
+def test_save_from_the_ask_tab_is_idempotent(assistant, by_id, tmp_path):
+    """Clicking Save again with the same answer, set, passages and note (the first click's
+    reply lost, say) returns the saved item; a new answer or any change saves anew."""
+    import gradio as gr
+
+    from ketaqa.apps.ui import sets_tab
+    from ketaqa.apps.ui.guard import new_save_token
+
+    store = teaching.TeachingStore(tmp_path / "teaching.sqlite3")
+    with gr.Blocks():
+        tab, sets = ask_tab.build(), sets_tab.build()
+    view = sets_tab.SetsView(
+        store, tab.save_status, tab.save_set, sets.set_select, sets.set_view, sets.item_select
+    )
+    events = ask_tab.AskEvents(tab, assistant, by_id, view)
+    result = assistant.to_json(assistant.ask(CONTRAINDICATIONS, 3))
+    first, second = (d["id"] for d in result["passages"][:2])
+    token = new_save_token()
+
+    def status(out: dict) -> str:
+        return html.unescape(str(out[tab.save_status]))
+
+    assert "as item 1." in status(events.save_ui(result, [first], "", "n", "Week 1", token))
+    assert "as item 1." in status(events.save_ui(result, [first], "", "n", "Week 1", token))
+    assert "as item 2." in status(events.save_ui(result, [first], "", "m", "Week 1", token))
+    assert "as item 3." in status(events.save_ui(result, [second], "", "n", "Week 1", token))
+    again = new_save_token()  # the same answer asked again: a new save
+    assert "as item 4." in status(events.save_ui(result, [first], "", "n", "Week 1", again))
+    assert [s.items for s in store.list_sets()] == [4]

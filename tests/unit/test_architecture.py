@@ -55,6 +55,7 @@ STAGES = [
     "tokenizer",
     "embedding",
     "fast_encoder",
+    "encode",
     "index",
     "query",
     "bm25",

@@ -11,18 +11,25 @@ point the base URL at a loopback server; nothing leaks between calls.
 `Bio.Entrez` retries a 429 or 5xx at once; our `urlopen` first sleeps for `Retry-After` (or the
 backoff), so a retried request is still a polite one, and it keeps a sliding window so that
 no second, as NCBI counts it, sees more than 3 (or 10) requests.
+
+Our `urlopen` also reads each answer itself, in chunks: at most `max_response_bytes`
+(`ResponseTooLarge`, not retried) and within `timeout` seconds in all, since the socket timeout
+only bounds each single wait and a server trickling a byte at a time would otherwise hold us
+forever. With `deadline` set, no attempt starts, and no retry waits, past it (`DeadlineReached`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import http.client
+import io
 import json
 import re
 import threading
 import time
 import unicodedata
 import urllib.error
+import urllib.parse
 import urllib.request
 import warnings
 from collections import deque
@@ -40,6 +47,8 @@ BIOPYTHON_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"  # written into
 TOOL = "ketaqa"
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 USER_AGENT = "ketaqa (+https://www.ncbi.nlm.nih.gov/books/NBK25497/)"
+MAX_RESPONSE_BYTES = 64_000_000  # 50 records of at most 1 MB each, with room to spare
+READ_CHUNK = 1 << 16
 _LOCK = threading.RLock()
 WINDOW = 1.1  # seconds: NCBI's one second, with room for jitter on the way there
 _STARTS: deque[float] = deque(maxlen=10)  # request starts in this process, newest last
@@ -49,12 +58,20 @@ class EutilsUnreachable(KetaqaError):
     """NCBI could not be reached at all (no network, DNS, refused, repeated timeouts)."""
 
 
+class DeadlineReached(KetaqaError):
+    """The overall deadline of a fetch passed; what was fetched so far is kept."""
+
+
 class EutilsHTTPError(KetaqaError):
     """NCBI answered with an HTTP error that retrying did not cure."""
 
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status = status
+
+
+class ResponseTooLarge(EutilsHTTPError):
+    """An answer larger than `EutilsConfig.max_response_bytes`; refused, not retried."""
 
 
 def normalise_title(title: str) -> str:
@@ -68,10 +85,12 @@ class EutilsConfig:
     base_url: str = EUTILS_URL
     email: str | None = None
     api_key: str | None = None
-    timeout: float = 30.0  # seconds per request
+    timeout: float = 30.0  # seconds per request, however slowly the answer trickles in
     max_retries: int = 4  # retries after the first attempt, for 429/5xx/timeouts
     backoff: float = 1.0  # delay before a retry, unless the server sends Retry-After
     max_wait: float = 60.0  # cap on any one delay, Retry-After included
+    max_response_bytes: int = MAX_RESPONSE_BYTES
+    deadline: float | None = None  # time.monotonic() after which no request starts or waits
 
 
 @dataclass(frozen=True)
@@ -107,7 +126,7 @@ class EntrezClient:
                 Entrez.einfo(retmode="json", **self._who()) as handle,
             ):
                 handle.read()
-        except (urllib.error.URLError, OSError, http.client.HTTPException):
+        except (urllib.error.URLError, OSError, http.client.HTTPException, KetaqaError):
             return False
         return True
 
@@ -217,12 +236,16 @@ class EntrezClient:
                 method=request.get_method(),
             )
             attempts[0] += 1
-            self._keep_window()
+            endpoint = urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1]  # never the query
+            self._keep_window(endpoint)
             try:
-                return urllib.request.urlopen(moved, timeout=timeout)
+                with urllib.request.urlopen(moved, timeout=timeout) as response:
+                    return self._read(response, endpoint, timeout)
             except urllib.error.HTTPError as exc:
                 if exc.code in RETRY_STATUS and attempts[0] < tries:
-                    self.sleep(self._delay(exc))
+                    delay = self._delay(exc)
+                    self._check_deadline(endpoint, delay)
+                    self.sleep(delay)
                 raise
             except TimeoutError as exc:
                 # A timeout while waiting for the answer is not a URLError; make it one so
@@ -231,23 +254,60 @@ class EntrezClient:
 
         return urlopen
 
-    def _keep_window(self) -> None:
+    def _keep_window(self, endpoint: str) -> None:
         """At most 3 (10 with a key) request starts in any WINDOW seconds.
 
         Bio.Entrez spaces requests 0.37 s apart, or 0.1 s with a key; 0.1 s can put an 11th
         request inside one second as NCBI counts it, so this guard holds the line exactly."""
         limit = 10 if self.config.api_key else 3
         recent = list(_STARTS)[-limit:]
-        if len(recent) == limit:
-            wait = recent[0] + WINDOW - time.monotonic()
-            if wait > 0:
-                self.sleep(wait)
+        wait = recent[0] + WINDOW - time.monotonic() if len(recent) == limit else 0.0
+        self._check_deadline(endpoint, max(wait, 0.0))
+        if wait > 0:
+            self.sleep(wait)
         _STARTS.append(time.monotonic())
+
+    def _check_deadline(self, endpoint: str, wait: float = 0.0) -> None:
+        """DeadlineReached when the deadline has passed, or would pass during `wait`.
+
+        Not a URLError, so Bio.Entrez does not retry it: it ends the call at once."""
+        deadline = self.config.deadline
+        if deadline is not None and time.monotonic() + wait >= deadline:
+            raise DeadlineReached(f"the fetch deadline passed before {endpoint} could finish")
+
+    def _read(
+        self, response: http.client.HTTPResponse, endpoint: str, timeout: float
+    ) -> _ReadAnswer:
+        """The body, read in chunks: at most `max_response_bytes`, within `timeout` in all."""
+        limit = self.config.max_response_bytes
+        started = time.monotonic()
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := response.read1(READ_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise ResponseTooLarge(
+                    200,
+                    f"NCBI E-utilities {endpoint} answer is larger than {limit:,} bytes; refused",
+                )
+            chunks.append(chunk)
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(f"{endpoint} answer took over {timeout:g} s")
+        return _ReadAnswer(b"".join(chunks), response.headers, response.url)
 
     def _delay(self, exc: urllib.error.HTTPError) -> float:
         retry_after = _retry_after(exc.headers.get("Retry-After") if exc.headers else None)
         delay = self.config.backoff if retry_after is None else retry_after
         return min(delay, self.config.max_wait)
+
+
+class _ReadAnswer(io.BytesIO):
+    """An answer already read in full, with what Bio.Entrez looks at (`headers`, `url`)."""
+
+    def __init__(self, body: bytes, headers: Any, url: str):
+        super().__init__(body)
+        self.headers = headers
+        self.url = url
 
 
 def parse_ecitmatch(text: str) -> dict[str, str]:

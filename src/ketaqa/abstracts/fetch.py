@@ -6,11 +6,19 @@ only a single unambiguous hit is accepted: a wrong abstract beside a citation is
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ketaqa.abstracts.entrez import EUTILS_URL, EntrezClient, EutilsConfig, EutilsHTTPError
+from ketaqa.abstracts.entrez import (
+    EUTILS_URL,
+    DeadlineReached,
+    EntrezClient,
+    EutilsConfig,
+    EutilsHTTPError,
+    ResponseTooLarge,
+)
 from ketaqa.abstracts.resolve import resolve_all, save_resolutions
 from ketaqa.abstracts.status import Missing, none_by_nature
 from ketaqa.files import write_atomic
@@ -20,6 +28,8 @@ from ketaqa.pipeline.pubmed_xml import PubmedXMLError, parse_article_set
 from ketaqa.progress import Progress, quiet
 
 BATCH_SIZE = 50  # PMIDs per efetch request
+DEFAULT_DEADLINE = 300.0  # seconds for a whole fetch; run it again to fetch the rest
+DEADLINE_REASON = "not fetched: the deadline passed; run `ketaqa abstracts fetch` again"
 
 
 @dataclass(frozen=True)
@@ -43,14 +53,18 @@ def fetch(
     backoff: float = 1.0,
     batch_size: int = BATCH_SIZE,
     refresh: bool = False,
+    deadline: float | None = DEFAULT_DEADLINE,
 ) -> FetchReport:
     """Fetch the abstract of every reference that should have one and is not cached yet.
 
     Missing PMIDs are looked up by ECitMatch, DOI, then title (a single hit only). Records
     are fetched in batches and matched back by PMID. When NCBI cannot be reached, raises
-    KetaqaError; whatever was already written is complete (writes are atomic).
+    KetaqaError; whatever was already written is complete (writes are atomic). After
+    `deadline` seconds no request starts: what was fetched is kept and the rest is reported
+    missing, so running the command again resumes where it stopped.
     """
     config = EutilsConfig(
+        deadline=None if deadline is None else time.monotonic() + deadline,
         base_url=base_url,
         email=email or None,
         api_key=api_key or None,
@@ -75,15 +89,21 @@ def fetch(
         f"{len(skipped)} with none by nature"
     )
 
-    keys_by_pmid, missing = _resolve_pmids(client, todo, corpus_dir, progress)
     fetched: list[str] = []
-    pmids = list(keys_by_pmid)
-    for i in range(0, len(pmids), batch_size):
-        batch = pmids[i : i + batch_size]
-        progress(f"fetching {len(batch)} record(s) from PubMed")
-        stored, lost = _fetch_batch(client, corpus_dir, batch, keys_by_pmid)
-        fetched += stored
-        missing += lost
+    missing: list[Missing] = []
+    try:
+        keys_by_pmid, missing = _resolve_pmids(client, todo, corpus_dir, progress)
+        pmids = list(keys_by_pmid)
+        for i in range(0, len(pmids), batch_size):
+            batch = pmids[i : i + batch_size]
+            progress(f"fetching {len(batch)} record(s) from PubMed")
+            stored, lost = _fetch_batch(client, corpus_dir, batch, keys_by_pmid)
+            fetched += stored
+            missing += lost
+    except DeadlineReached:
+        progress(f"deadline of {deadline:g} s reached; keeping the {len(fetched)} fetched")
+        done = set(fetched) | {m.key for m in missing}
+        missing += [Missing(r.key, DEADLINE_REASON) for r in todo if r.key not in done]
     return FetchReport(
         tuple(sorted(fetched)),
         tuple(cached),
@@ -122,6 +142,8 @@ def _fetch_batch(
     """One efetch: the keys written to the cache, and why the others were not."""
     try:
         records = parse_article_set(client.efetch(batch), "efetch answer from NCBI")
+    except ResponseTooLarge as exc:
+        return [], [Missing(k, str(exc)) for p in batch for k in keys_by_pmid[p]]
     except EutilsHTTPError as exc:
         return [], [Missing(k, f"HTTP error {exc.status}") for p in batch for k in keys_by_pmid[p]]
     except PubmedXMLError as exc:
@@ -138,6 +160,8 @@ def _fetch_batch(
                 missing.append(Missing(key, f"PMID {pmid} not in NCBI's answer"))
             elif not record.has_abstract:
                 missing.append(Missing(key, f"no abstract in PubMed record {pmid}"))
+            elif why := record.too_large:
+                missing.append(Missing(key, f"refused PubMed record {pmid}: {why}"))
             else:
                 write_atomic(cache_path(corpus_dir, key), record.xml)
                 fetched.append(key)

@@ -28,6 +28,7 @@ class ImportReport:
     no_abstract: tuple[str, ...]  # matched, but the record has no abstract
     unmatched: tuple[str, ...]  # "file: PMID … 'title'" for records matching no reference
     errors: tuple[str, ...] = ()  # malformed records or unreadable files, by name
+    refused: tuple[str, ...] = ()  # "key: why" for records too large to index
 
 
 def import_path(
@@ -48,6 +49,7 @@ def import_path(
     chosen: dict[str, tuple[PubmedRecord, str]] = {}
     no_abstract: list[str] = []
     unmatched: list[str] = []
+    refused: list[str] = []
     for file, record in records:
         ref, how = _match(record, by_pmid, by_doi, by_title)
         if ref is None:
@@ -55,6 +57,8 @@ def import_path(
             unmatched.append(f"{file.name}: PMID {record.pmid or '?'} {title!r}")
         elif not record.has_abstract:
             no_abstract.append(ref.key)
+        elif why := record.too_large:
+            refused.append(f"{ref.key}: {why}")
         elif ref.key not in chosen:
             chosen[ref.key] = (record, f"import ({how}) from {file.name}")
     for key in sorted(chosen):
@@ -68,7 +72,8 @@ def import_path(
         tuple(sorted(chosen)),
         tuple(sorted(set(no_abstract) - set(chosen))),
         tuple(unmatched),
-        tuple(errors),
+        errors=tuple(errors),
+        refused=tuple(refused),
     )
 
 
@@ -117,8 +122,15 @@ def _import_files(path: Path) -> list[Path]:
     raise InputError(f"not found: {path}")
 
 
-def _read_input(path: Path) -> bytes:
+MAX_IMPORT_FILE_BYTES = 200_000_000  # a PubMed export of a few thousand records
+
+
+def _read_input(path: Path, limit: int = MAX_IMPORT_FILE_BYTES) -> bytes:
     try:
-        return path.read_bytes()
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from exc
+    if len(data) > limit:
+        raise InputError(f"{path} is larger than {limit // 1_000_000} MB; split the export")
+    return data

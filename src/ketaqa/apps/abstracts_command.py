@@ -31,6 +31,8 @@ def cmd_abstracts(args: argparse.Namespace, progress: Progress) -> int:
         api_key = args.api_key or settings.abstracts.ncbi_api_key
         if args.timeout <= 0:
             raise InputError("--timeout must be a positive number of seconds")
+        if args.deadline <= 0:
+            raise InputError("--deadline must be a positive number of seconds")
         if not email:
             progress("no --email given; NCBI asks every client for a contact address")
         report = fetch(
@@ -42,6 +44,7 @@ def cmd_abstracts(args: argparse.Namespace, progress: Progress) -> int:
             progress,
             timeout=args.timeout,
             refresh=args.refresh,
+            deadline=args.deadline,
         )
         print(format_fetch_report(report))
         if report.fetched:
@@ -76,12 +79,14 @@ def format_fetch_report(report: FetchReport) -> str:
 def format_import_report(report: ImportReport) -> str:
     lines = [
         f"imported {len(report.imported)}, no abstract {len(report.no_abstract)}, "
-        f"unmatched {len(report.unmatched)}, malformed {len(report.errors)}"
+        f"unmatched {len(report.unmatched)}, malformed {len(report.errors)}, "
+        f"refused {len(report.refused)}"
     ]
     lines += [f"  imported: {key}" for key in report.imported]
     lines += [f"  no abstract in record: {key}" for key in report.no_abstract]
     lines += [f"  unmatched: {what}" for what in report.unmatched]
     lines += [f"  malformed: {what}" for what in report.errors]
+    lines += [f"  refused (too large): {what}" for what in report.refused]
     return "\n".join(lines)
 
 

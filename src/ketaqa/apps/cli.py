@@ -1,4 +1,5 @@
-"""`ketaqa index | ask | serve | eval | abstracts | bench | loadtest`: every command in one place.
+"""`ketaqa index | ask | serve | eval | abstracts | sets | bench | loadtest | soak`: every
+command in one place.
 
 Errors the user can act on become one line on stderr and a non-zero exit, never a traceback.
 """
@@ -7,15 +8,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from ketaqa.config import offline_env
 from ketaqa.errors import InputError, KetaqaError
 from ketaqa.pipeline.verdict import verdict_sentence
+from ketaqa.text import json_terminal_safe, terminal_safe
 
 EXIT_USAGE = 2
 EXIT_ERROR = 1
+MAX_QUESTIONS_FILE_BYTES = 4_000_000  # about 2,000 questions of the longest allowed length
 
 
 def _progress(message: str) -> None:
@@ -70,8 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--questions", type=Path, help="question set (default eval/questions.jsonl)"
     )
     _add_abstracts_commands(sub)
+    _add_sets_command(sub)
     _add_bench_command(sub)
     _add_loadtest_command(sub)
+    _add_soak_command(sub)
     return parser
 
 
@@ -94,13 +100,28 @@ def _add_abstracts_commands(subparsers: argparse._SubParsersAction) -> None:
     p_fetch.add_argument(
         "--base-url", default=None, help="E-utilities base URL (or KETAQA_EUTILS_URL)"
     )
-    p_fetch.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    p_fetch.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds a read may stall (per request)"
+    )
+    p_fetch.add_argument(
+        "--deadline",
+        type=float,
+        default=300.0,
+        help="seconds for the whole fetch (default 300); what was fetched is kept, "
+        "run again to fetch the rest",
+    )
     p_fetch.add_argument("--refresh", action="store_true", help="fetch cached ones again too")
     p_import = sub.add_parser(
         "import", help="import a PubMed XML, MEDLINE/NBIB or RIS export (file or folder)"
     )
     p_import.add_argument("path", type=Path, help="an export file, or a folder of them")
     sub.add_parser("status", help="which cited references have an abstract loaded")
+
+
+def _add_sets_command(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("sets", help="teaching sets: check the database")
+    sub = parser.add_subparsers(dest="sets_command", required=True)
+    sub.add_parser("check", help="run SQLite's integrity check on the teaching-set database")
 
 
 def _add_bench_command(subparsers: argparse._SubParsersAction) -> None:
@@ -129,6 +150,17 @@ def _add_loadtest_command(subparsers: argparse._SubParsersAction) -> None:
     )
 
 
+def _add_soak_command(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "soak",
+        help="minutes of clients asking, saving and exporting while the app is killed, its "
+        "database damaged and the app restarted (not part of make test)",
+    )
+    p.add_argument("--minutes", type=float, default=30.0, help="how long (default 30)")
+    p.add_argument("--clients", type=int, default=16, help="concurrent clients (default 16)")
+    p.add_argument("--root", type=Path, help="work folder (default: a new temporary folder)")
+
+
 def _port(value: str) -> int:
     try:
         port = int(value)
@@ -144,37 +176,62 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.command == "index":
-            return cmd_index(args)
-        if args.command == "ask":
-            return cmd_ask(args)
-        if args.command == "serve":
-            return cmd_serve(args)
-        if args.command == "eval":
-            from ketaqa.apps.eval_command import cmd_eval
-
-            return cmd_eval(args, _progress)
-        if args.command == "bench":
-            from ketaqa.apps.tool_commands import cmd_bench
-
-            return cmd_bench(args, _progress)
-        if args.command == "loadtest":
-            from ketaqa.apps.tool_commands import cmd_loadtest
-
-            return cmd_loadtest(args, _progress)
-        if args.command == "abstracts":
-            from ketaqa.apps.abstracts_command import cmd_abstracts
-
-            return cmd_abstracts(args, _progress)
+        return _run(args)
     except InputError as exc:
         print(f"ketaqa: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KetaqaError as exc:
         print(f"ketaqa: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except OSError as exc:
+        from ketaqa.apps.checks import describe_os_error
+
+        print(f"ketaqa: error: {describe_os_error(exc)}", file=sys.stderr)
+        return EXIT_ERROR
+    except (RecursionError, MemoryError) as exc:
+        print(f"ketaqa: error: out of resources ({type(exc).__name__})", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("ketaqa: interrupted", file=sys.stderr)
         return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Dispatch a parsed command; paths are checked first so a wrong folder is one line."""
+    if args.command in ("index", "ask", "serve", "eval", "abstracts", "bench"):
+        from ketaqa.apps.checks import check_paths
+
+        check_paths(write_index=args.command in ("index", "serve", "bench"))
+    if args.command == "index":
+        return cmd_index(args)
+    if args.command == "ask":
+        return cmd_ask(args)
+    if args.command == "serve":
+        return cmd_serve(args)
+    if args.command == "eval":
+        from ketaqa.apps.eval_command import cmd_eval
+
+        return cmd_eval(args, _progress)
+    if args.command == "bench":
+        from ketaqa.apps.tool_commands import cmd_bench
+
+        return cmd_bench(args, _progress)
+    if args.command == "loadtest":
+        from ketaqa.apps.tool_commands import cmd_loadtest
+
+        return cmd_loadtest(args, _progress)
+    if args.command == "soak":
+        from ketaqa.apps.tool_commands import cmd_soak
+
+        return cmd_soak(args, _progress)
+    if args.command == "abstracts":
+        from ketaqa.apps.abstracts_command import cmd_abstracts
+
+        return cmd_abstracts(args, _progress)
+    if args.command == "sets":
+        from ketaqa.apps.checks import cmd_sets
+
+        return cmd_sets(args, _progress)
     return EXIT_USAGE
 
 
@@ -249,13 +306,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def read_questions(path: Path) -> list[str]:
+def read_questions(path: Path, limit: int = MAX_QUESTIONS_FILE_BYTES) -> list[str]:
+    """Questions from a regular file of at most `limit` bytes (never a device or a pipe)."""
+    import stat
+
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise InputError(f"{path} is not a regular file; give a text file of questions")
+            raw = fh.read(limit + 1)
     except FileNotFoundError as exc:
         raise InputError(f"questions file not found: {path}") from exc
     except OSError as exc:
         raise InputError(f"cannot read questions file {path}: {exc.strerror}") from exc
+    if len(raw) > limit:
+        raise InputError(
+            f"{path} is larger than {limit // 1_000_000} MB; split it into smaller files"
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -288,9 +355,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     for q in questions:
         answer = assistant.ask(q, top_k=args.top_k)
         if args.json:
-            print(json.dumps(assistant.to_json(answer), ensure_ascii=False), flush=True)
+            line = json.dumps(assistant.to_json(answer), ensure_ascii=False)
+            print(json_terminal_safe(line), flush=True)
         else:
-            print(format_answer(assistant, answer))
+            print(terminal_safe(format_answer(assistant, answer)))
     return 0
 
 

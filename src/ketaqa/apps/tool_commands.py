@@ -1,4 +1,4 @@
-"""`ketaqa bench | loadtest`: turn the flags into a tool run, and write what it measured.
+"""`ketaqa bench | loadtest | soak`: turn the flags into a tool run, and write what it measured.
 
 The measuring lives in `ketaqa.tools`; choosing defaults, starting the app for a load test and
 writing the reports is the front end's part.
@@ -65,6 +65,19 @@ def cmd_loadtest(args: argparse.Namespace, progress: Progress) -> int:
     write_atomic(out / "loadtest.json", json.dumps(asdict(result), indent=2))
     print(json.dumps(asdict(result), indent=2))
     return 0 if result.errors == 0 else 1
+
+
+def cmd_soak(args: argparse.Namespace, progress: Progress) -> int:
+    """Run the soak (it starts and kills its own app) and print what it found; exit 1 when an
+    acknowledged save was lost or doubled, or the temporary folders grew without bound."""
+    from ketaqa.tools.soak import passed, run_soak
+
+    if not 1 <= args.clients <= 64 or not 0 < args.minutes <= 24 * 60:
+        raise InputError("--clients must be 1-64 and --minutes more than 0, at most 1440")
+    progress(f"soak: {args.clients} clients for {args.minutes:g} min (the app is restarted)")
+    result = run_soak(args.minutes, args.clients, args.root)
+    print(json.dumps(asdict(result), indent=2))
+    return 0 if passed(result) else 1
 
 
 def _api_load(args: argparse.Namespace, questions: list[str], progress: Progress) -> int:

@@ -21,7 +21,12 @@ from ketaqa.errors import InputError, KetaqaError
 from ketaqa.pipeline.corpus import REFERENCES_FILE, Document, Reference
 from ketaqa.pipeline.outline import PageSpan, SectionPath
 from ketaqa.pipeline.passages import Passage, link_neighbours, sentence_groups
-from ketaqa.pipeline.pubmed_xml import PubmedRecord, PubmedXMLError, parse_article_set
+from ketaqa.pipeline.pubmed_xml import (
+    MAX_RECORD_BYTES,
+    PubmedRecord,
+    PubmedXMLError,
+    parse_article_set,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +53,22 @@ def cache_path(corpus_dir: Path, key: str) -> Path:
 
 
 def read_cached(path: Path) -> PubmedRecord:
-    """The one article in a cached file; PubmedXMLError when it is corrupt."""
+    """The one article in a cached file; PubmedXMLError when it is corrupt or too large to
+    index (such a file is skipped and named, so one bad file never blocks the index)."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as fh:
+            data = fh.read(MAX_RECORD_BYTES + 1)
     except OSError as exc:
         raise PubmedXMLError(f"{path}: cannot read ({exc.strerror})") from exc
+    if len(data) > MAX_RECORD_BYTES:
+        raise PubmedXMLError(
+            f"{path}: larger than {MAX_RECORD_BYTES:,} bytes, not indexed; delete it"
+        )
     records = parse_article_set(data, str(path))
     if len(records) != 1:
         raise PubmedXMLError(f"{path}: expected one PubmedArticle, found {len(records)}")
+    if why := records[0].too_large:
+        raise PubmedXMLError(f"{path}: {why}, not indexed; delete it")
     return records[0]
 
 

@@ -35,17 +35,12 @@ from ketaqa.files import fsync_dir, sha256_file, write_atomic
 from ketaqa.pipeline.abstract_corpus import abstract_files, abstract_passages, with_cached_ids
 from ketaqa.pipeline.corpus import Corpus, Reference, corpus_fingerprint
 from ketaqa.pipeline.embedding import MODEL_ID, Encoder, model_fingerprint
+from ketaqa.pipeline.encode import encode_passages
 from ketaqa.pipeline.library import load_corpus
 from ketaqa.pipeline.outline import PageSpan, SectionPath
-from ketaqa.pipeline.passages import (
-    CHUNKER_VERSION,
-    Footnote,
-    Passage,
-    build_passages,
-    passage_units,
-)
+from ketaqa.pipeline.passages import CHUNKER_VERSION, Footnote, Passage, build_passages
 from ketaqa.pipeline.structure import document_citation
-from ketaqa.pipeline.tokenizer import ClinicalTokenizer, build_tokenizer
+from ketaqa.pipeline.tokenizer import ClinicalTokenizer
 from ketaqa.progress import Progress, quiet
 
 log = logging.getLogger(__name__)
@@ -143,20 +138,14 @@ def build_index(
         references = {r.key: r for r in cited}
         progress(f"{len(passages)} passages from {len(corpus.documents)} documents")
 
-        tokenizer = build_tokenizer(p.text for p in passages)
-        index_texts = [p.index_text(references) for p in passages]
-        tokens = [tokenizer.tokenize(t) for t in index_texts]
-
-        progress("embedding passages")
-        vectors = encoder.encode(index_texts, show_progress=len(index_texts) > 200)
-        dense = dense_index(vectors, settings.dense_index)
-
-        unit_spans = [passage_units(p) for p in passages]
-        unit_texts = [
-            p.text[s:e] for p, spans in zip(passages, unit_spans, strict=True) for s, e in spans
-        ]
-        progress(f"embedding {len(unit_texts)} sentences for highlights")
-        unit_vectors = encoder.encode(unit_texts, show_progress=len(unit_texts) > 500)
+        built = encode_passages(passages, references, encoder, progress)
+        for doc_id, why in built.skipped.items():
+            line = f"{settings.corpus_dir / doc_id}: {why}; not indexed, the rest is"
+            log.warning("skipping cached abstract: %s", line)
+            progress(f"skipped: {line}")
+        passages, tokenizer, tokens = built.passages, built.tokenizer, built.tokens
+        dense = dense_index(built.vectors, settings.dense_index)
+        unit_spans, unit_vectors = built.unit_spans, built.unit_vectors
 
         name = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
         build_dir = index_dir / "builds" / name
@@ -173,7 +162,10 @@ def build_index(
             "references": [asdict(r) for r in cited],
             "passages": len(passages),
             "documents": {d.doc_id: document_citation(d) for d in corpus.documents},
-            "problems": list(corpus.problems),
+            "problems": [
+                *corpus.problems,
+                *(f"{d}: {why}; not indexed" for d, why in built.skipped.items()),
+            ],
             "settings": settings.retrieval.to_dict(),
             "build_seconds": round(time.perf_counter() - started, 3),
         }

@@ -17,6 +17,10 @@ import defusedxml.ElementTree as SafeET
 
 from ketaqa.errors import KetaqaError
 
+MAX_XML_DEPTH = 100  # real PubMed records nest about 12 deep, inline markup included
+MAX_ABSTRACT_CHARS = 100_000  # real abstracts are a few thousand characters
+MAX_RECORD_BYTES = 2_000_000  # one article with a long reference list is well under this
+
 
 class PubmedXMLError(KetaqaError):
     """A PubMed XML file or an NCBI answer cannot be parsed or is not what was asked for."""
@@ -42,18 +46,23 @@ class PubmedRecord:
     def has_abstract(self) -> bool:
         return any(s.text for s in self.sections)
 
+    @property
+    def too_large(self) -> str | None:
+        """Why this record is refused (too big to index safely), or None when it is fine."""
+        chars = sum(len(s.text) for s in self.sections)
+        if chars > MAX_ABSTRACT_CHARS:
+            return f"abstract of {chars:,} characters; the limit is {MAX_ABSTRACT_CHARS:,}"
+        if len(self.xml) > MAX_RECORD_BYTES:
+            return f"record of {len(self.xml):,} bytes; the limit is {MAX_RECORD_BYTES:,}"
+        return None
+
 
 def parse_article_set(data: bytes, source: str) -> list[PubmedRecord]:
     """Every article in a PubmedArticleSet (or a lone PubmedArticle), in document order.
 
     `source` names the file or request in error messages.
     """
-    try:
-        root = SafeET.fromstring(data)
-    except ET.ParseError as exc:
-        raise PubmedXMLError(f"{source}: malformed XML ({exc})") from exc
-    except defusedxml.DefusedXmlException as exc:
-        raise PubmedXMLError(f"{source}: refused unsafe XML ({exc})") from exc
+    root = parse_bounded(data, source)
     if root.tag in ("PubmedArticle", "PubmedBookArticle"):
         articles = [root]
     elif root.tag == "PubmedArticleSet":
@@ -66,6 +75,27 @@ def parse_article_set(data: bytes, source: str) -> list[PubmedRecord]:
             f"{source}: not PubMed XML (root element <{root.tag}>, expected <PubmedArticleSet>)"
         )
     return [_record(article) for article in articles]
+
+
+def parse_bounded(data: bytes, source: str, max_depth: int = MAX_XML_DEPTH) -> ET.Element:
+    """The document's root element; PubmedXMLError when malformed, unsafe (entities, DTDs:
+    defusedxml refuses them) or nested deeper than `max_depth` (deep nesting would exhaust
+    the recursion of serialising it again, so the depth is measured without recursion)."""
+    try:
+        root = SafeET.fromstring(data)
+    except ET.ParseError as exc:
+        raise PubmedXMLError(f"{source}: malformed XML ({exc})") from exc
+    except defusedxml.DefusedXmlException as exc:
+        raise PubmedXMLError(f"{source}: refused unsafe XML ({exc})") from exc
+    stack = [(root, 1)]
+    while stack:
+        element, depth = stack.pop()
+        if depth > max_depth:
+            raise PubmedXMLError(
+                f"{source}: XML nested more than {max_depth} elements deep; not a PubMed record"
+            )
+        stack.extend((child, depth + 1) for child in element)
+    return root
 
 
 def _record(article: ET.Element) -> PubmedRecord:

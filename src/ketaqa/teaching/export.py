@@ -19,7 +19,7 @@ from pathlib import Path
 from ketaqa.config import QUESTIONS_FILE
 from ketaqa.errors import InputError
 from ketaqa.files import write_atomic
-from ketaqa.teaching.handout import to_html, to_markdown
+from ketaqa.teaching.handout import md_escape, to_html, to_markdown
 from ketaqa.teaching.models import (
     ItemFields,
     TeachingError,
@@ -161,17 +161,18 @@ def _csv_cell(value: object) -> str:
 
 
 def to_csv(ts: TeachingSet) -> str:
-    """One row per saved passage."""
+    """One row per saved passage; the user's words are Markdown-escaped as in the handout, so
+    a cell pasted into a Markdown document cannot add a heading, link or image."""
     out = io.StringIO()
     writer = csv.writer(out, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for item in ts.items:
         for n, p in enumerate(item.passages, start=1):
             row = (
-                ts.name,
+                md_escape(ts.name),
                 item.position,
-                item.question,
-                item.note,
+                md_escape(item.question),
+                md_escape(item.note),
                 n,
                 p.id,
                 "yes" if p.id == item.correct_passage_id else "",

@@ -38,9 +38,21 @@ mark { background: #fde68a; color: #111; }
 """
 
 
-def _md_user_text(text: str) -> str:
-    """Questions, notes and names are the user's words: keep HTML in them inert."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+_MD_PUNCTUATION = re.compile(r"([\\`*_\[\]{}()#!|~^$])")
+_MD_ORDERED = re.compile(r"^(\s*\d+)([.)])", re.M)
+_AUTOLINK = re.compile(r"(?i)(\b(?:https?|ftp|mailto|javascript|data|file)|\bwww)([:.])")
+
+
+def md_escape(text: str) -> str:
+    """The user's words (question, note, set name) made inert in Markdown: no heading, list,
+    link, image, emphasis, table, HTML or bare-URL autolink can come out of them, while a
+    reader still sees the same characters."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MD_PUNCTUATION.sub(r"\\\1", text)
+    text = _AUTOLINK.sub(r"\1\\\2", text)
+    text = text.replace("@", "\\@")
+    text = _MD_ORDERED.sub(r"\1\\\2", text)
+    return re.sub(r"^(\s*)([-+=])", r"\1\\\2", text, flags=re.M)
 
 
 def _e(value: object) -> str:
@@ -90,14 +102,14 @@ def to_markdown(ts: TeachingSet, notice: str = "", source: str = "", answers: bo
     references with DOI and PubMed links. `answers=False` is the student version: no
     highlighted sentence, no "correct answer" mark, no notes."""
     numbers = reference_numbers(ts)
-    title = _md_user_text(ts.name) + ("" if answers else " — student handout")
+    title = md_escape(ts.name) + ("" if answers else " — student handout")
     lines = [f"# {title}", ""]
     if source:
         lines += [f"Source: {source}", ""]
     if notice:
         lines += [f"*{notice}*", ""]
     for item in ts.items:
-        lines += [f"## {item.position}. {_md_user_text(item.question)}", ""]
+        lines += [f"## {item.position}. {md_escape(item.question)}", ""]
         for p in item.passages:
             n = numbers[p.citation][0]
             text, span = p.text, _highlight_span(p)
@@ -108,7 +120,7 @@ def to_markdown(ts: TeachingSet, notice: str = "", source: str = "", answers: bo
             marker = " — correct answer" if answers and p.id == item.correct_passage_id else ""
             lines += [">", f"> — {where} [{n}]{marker}", ""]
         if answers and item.note:
-            lines += [f"**Note:** {_md_user_text(item.note)}", ""]
+            lines += [f"**Note:** {md_escape(item.note)}", ""]
     if numbers:
         lines += ["## References", ""]
         for citation, (n, p) in numbers.items():

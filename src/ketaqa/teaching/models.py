@@ -8,6 +8,7 @@ Everything stored goes through `clean_text`, `validate_passage` or `validate_ite
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -74,6 +75,7 @@ class Item:
     note: str = ""
     correct_passage_id: str | None = None
     created: str = ""
+    set_name: str = ""  # the set's name as stored (may differ in case from what was typed)
 
     @property
     def correct_passage(self) -> SavedPassage | None:
@@ -136,8 +138,43 @@ def clean_text(value: object, what: str, max_chars: int, required: bool = True) 
 
 
 def clean_name(name: object) -> str:
+    """A set name: NFC, invisible characters (zero-width spaces, joiners, BOM) removed, runs of
+    spaces made one; refused when nothing visible is left."""
     name = clean_text(name, "set name", MAX_NAME_CHARS)
-    return " ".join(name.split())
+    visible = "".join(c for c in unicodedata.normalize("NFC", name) if not _invisible(c))
+    name = " ".join(visible.split())
+    if not name:
+        raise InputError("the set name has no visible characters")
+    return name
+
+
+def name_key(name: str) -> str:
+    """What set names are compared by: case-folded, invisible characters and spacing ignored."""
+    visible = "".join(c for c in unicodedata.normalize("NFC", str(name)) if not _invisible(c))
+    return " ".join(visible.casefold().split())
+
+
+def _invisible(c: str) -> bool:
+    return unicodedata.category(c) == "Cf" or c in "\u115f\u1160\u3164\uffa0"
+
+
+MAX_REQUEST_ID_CHARS = 100
+
+
+def clean_request_id(value: object) -> str | None:
+    """A client's request id for an idempotent save: None, or short printable ASCII."""
+    if value is None or value == "":
+        return None
+    if (
+        not isinstance(value, str)
+        or len(value) > MAX_REQUEST_ID_CHARS
+        or not value.isascii()
+        or not value.isprintable()
+    ):
+        raise InputError(
+            f"request_id must be printable ASCII text of at most {MAX_REQUEST_ID_CHARS} characters"
+        )
+    return value
 
 
 _PASSAGE_REQUIRED = {"id", "text", "highlight", "section", "pages", "citation"}

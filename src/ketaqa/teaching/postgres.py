@@ -35,6 +35,7 @@ from ketaqa.teaching.models import (
     TeachingSet,
     clean_name,
     clean_question,
+    clean_request_id,
     clean_text,
     utc_now,
     validate_item,
@@ -66,6 +67,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX items_by_set ON items(set_id, position);
     """,
+    # 2: the client's request id of a save, so a retried save is not stored twice (as SQLite's
+    # schema 2). Salvage and read-only mode stay SQLite's: a PostgreSQL server has its own.
+    """
+    ALTER TABLE items ADD COLUMN request_id TEXT;
+    CREATE UNIQUE INDEX items_by_request ON items(request_id) WHERE request_id IS NOT NULL;
+    """,
 )
 
 
@@ -92,6 +99,9 @@ class _Cursor:
 
     def fetchall(self) -> list:
         return self._cur.fetchall()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._cur.fetchall())
 
 
 class _Connection:
@@ -259,19 +269,26 @@ class PostgresStore:
         note: str = "",
         correct_passage_id: str | None = None,
         create: bool = True,
+        request_id: str | None = None,
     ) -> Item:
-        """Append an item to a set (created first when `create` and it does not exist)."""
+        """Append an item to a set (created first when `create` and it does not exist).
+
+        With a `request_id`, a retry of a save that was committed returns that item instead of
+        adding it again (the write lock makes the check and the insert one step)."""
         name = clean_name(set_name)
+        request_id = clean_request_id(request_id)
         question, checked, note, correct = validate_item(
             question, passages, note, correct_passage_id
         )
         with self._transaction(write=True) as con:
+            if request_id and (done := queries.item_for_request(con, request_id)) is not None:
+                return done
             set_id = queries.find_set(con, name)
             if set_id is None:
                 if not create:
                     raise TeachingError(f"there is no set named {name!r}")
                 set_id = queries.insert_set(con, name).id
-            return queries.insert_item(con, set_id, question, checked, note, correct)
+            return queries.insert_item(con, set_id, question, checked, note, correct, request_id)
 
     def delete_item(self, item_id: int) -> None:
         with self._transaction(write=True) as con:

@@ -32,6 +32,7 @@ class SetStore(Protocol):
         note: str = "",
         correct_passage_id: str | None = None,
         create: bool = True,
+        request_id: str | None = None,
     ) -> Item: ...
 
     def delete_item(self, item_id: int) -> None: ...

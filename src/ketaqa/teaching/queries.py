@@ -15,15 +15,24 @@ from ketaqa.teaching.models import (
     SetSummary,
     TeachingError,
     TeachingSet,
+    clean_name,
+    name_key,
     utc_now,
 )
 
 
 def find_set(con: sqlite3.Connection, name: str) -> int | None:
-    """The id of the set called `name` (case and runs of spaces ignored), or None."""
+    """The id of the set called `name` (case-folded, invisible characters and runs of spaces
+    ignored), or None."""
+    key = name_key(name)
     row = con.execute("SELECT id FROM sets WHERE name = ?", (" ".join(str(name).split()),))
     found = row.fetchone()
-    return int(found[0]) if found else None
+    if found:
+        return int(found[0])
+    for set_id, stored in con.execute("SELECT id, name FROM sets"):  # non-ASCII case folding
+        if name_key(stored) == key:
+            return int(set_id)
+    return None
 
 
 def unused_name(con: sqlite3.Connection, name: str) -> str:
@@ -46,6 +55,7 @@ def insert_set(con: sqlite3.Connection, name: str) -> SetSummary:
 def require_set(con: sqlite3.Connection, name: str) -> int:
     if not isinstance(name, str) or not name.strip():
         raise InputError("choose a teaching set first")
+    name = clean_name(name)
     set_id = find_set(con, name)
     if set_id is None:
         raise TeachingError(f"there is no set named {name!r}")
@@ -90,6 +100,7 @@ def insert_item(
     passages: Iterable[SavedPassage],
     note: str,
     correct: str | None,
+    request_id: str | None = None,
 ) -> Item:
     position = con.execute(
         "SELECT COALESCE(MAX(position) + 1, 0) FROM items WHERE set_id = ?", (set_id,)
@@ -98,7 +109,7 @@ def insert_item(
     passages = tuple(passages)
     cur = con.execute(
         "INSERT INTO items(set_id, position, question, note, correct_passage_id, passages, "
-        "created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "created, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
             set_id,
             position,
@@ -107,10 +118,23 @@ def insert_item(
             correct,
             json.dumps([p.to_dict() for p in passages], ensure_ascii=False),
             now,
+            request_id,
         ),
     )
     touch(con, set_id)
-    return Item(int(cur.lastrowid or 0), position + 1, question, passages, note, correct, now)
+    set_name = con.execute("SELECT name FROM sets WHERE id = ?", (set_id,)).fetchone()[0]
+    item_id = int(cur.lastrowid or 0)
+    return Item(item_id, position + 1, question, passages, note, correct, now, set_name)
+
+
+def item_for_request(con: sqlite3.Connection, request_id: str) -> Item | None:
+    """The item a committed save with this client request id made, or None."""
+    row = con.execute("SELECT id, set_id FROM items WHERE request_id = ?", (request_id,))
+    found = row.fetchone()
+    if found is None:
+        return None
+    ts = read_set(con, int(found[1]))
+    return next((i for i in ts.items if i.id == found[0]), None)
 
 
 def read_set(con: sqlite3.Connection, set_id: int) -> TeachingSet:
@@ -128,5 +152,5 @@ def read_set(con: sqlite3.Connection, set_id: int) -> TeachingSet:
             saved = tuple(SavedPassage(**p) for p in json.loads(passages))
         except (ValueError, TypeError) as exc:
             raise TeachingError(f"item {item_id} of {name!r} is damaged ({exc})") from exc
-        items.append(Item(item_id, n, question, saved, note, correct, item_created))
+        items.append(Item(item_id, n, question, saved, note, correct, item_created, name))
     return TeachingSet(set_id, name, created, updated, tuple(items))

@@ -2,15 +2,23 @@
 
 The database lives at `settings.data_dir / "teaching.sqlite3"`, in WAL mode with a busy
 timeout, and every write is one `BEGIN IMMEDIATE` transaction, so several users of the app can
-save at once. A damaged database file is never silently replaced: it is renamed
-`teaching.sqlite3.corrupt-<timestamp>`, a new empty database is started, and the error says
-where the old file is. Records and validation are in `models`, exports in `export`.
+save at once. A save may carry a client request id: a retry of a committed save returns the
+saved item instead of adding it twice.
+
+A damaged database file is never silently replaced: every readable row is salvaged into a fresh
+database (`salvage`), the damaged file is kept as `teaching.sqlite3.corrupt-<timestamp>`, and
+`pop_notice()` says what was recovered and lost. When the data folder is read-only the
+database is opened with `mode=ro`: sets can still be listed and exported, and a change is
+refused with a message saying to set KETAQA_DATA_DIR. Records and validation are in `models`,
+exports in `export`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import os
 import sqlite3
 import threading
 import time
@@ -30,47 +38,30 @@ from ketaqa.teaching.models import (
     TeachingSet,
     clean_name,
     clean_question,
+    clean_request_id,
     clean_text,
     utc_now,
     validate_item,
 )
+from ketaqa.teaching.salvage import salvage
+from ketaqa.teaching.schema import (
+    BUSY_TIMEOUT_MS,
+    SCHEMA_VERSION,
+)
+from ketaqa.teaching.schema import COLUMNS as _COLUMNS
+from ketaqa.teaching.schema import SCHEMA as _SCHEMA
+from ketaqa.teaching.schema import connect_readonly as _connect_readonly
+from ketaqa.teaching.schema import create_schema as _create_schema
+from ketaqa.teaching.schema import writable as _writable
+
+log = logging.getLogger(__name__)
 
 DB_NAME = "teaching.sqlite3"
-SCHEMA_VERSION = 1
-BUSY_TIMEOUT_MS = 10_000
+READ_ONLY = (
+    "the data folder {folder} is read-only, so teaching sets cannot be changed; "
+    "set KETAQA_DATA_DIR to a writable folder"
+)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS sets (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
-    created TEXT NOT NULL,
-    updated TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS items (
-    id INTEGER PRIMARY KEY,
-    set_id INTEGER NOT NULL REFERENCES sets(id) ON DELETE CASCADE,
-    position INTEGER NOT NULL,
-    question TEXT NOT NULL,
-    note TEXT NOT NULL DEFAULT '',
-    correct_passage_id TEXT,
-    passages TEXT NOT NULL,
-    created TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS items_by_set ON items(set_id, position);
-"""
-_COLUMNS = {
-    "sets": {"id", "name", "created", "updated"},
-    "items": {
-        "id",
-        "set_id",
-        "position",
-        "question",
-        "note",
-        "correct_passage_id",
-        "passages",
-        "created",
-    },
-}
 _CORRUPTION_MESSAGES = ("not a database", "malformed", "disk image", "file is encrypted")
 
 
@@ -80,6 +71,8 @@ class TeachingStore:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._ready = False
+        self._readonly = False
+        self._notices: list[str] = []
         self._lock = threading.Lock()
 
     @classmethod
@@ -87,42 +80,88 @@ class TeachingStore:
         return cls(settings.data_dir / DB_NAME)
 
     # -- connection, schema and damage -----------------------------------------------------------
-    def _connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(
-            self.path,
-            timeout=BUSY_TIMEOUT_MS / 1000,
-            isolation_level=None,
-            check_same_thread=False,
-        )
+    def _connect(self, readonly: bool = False) -> sqlite3.Connection:
+        if readonly:
+            con = _connect_readonly(self.path)
+        else:
+            con = sqlite3.connect(
+                self.path,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
+                check_same_thread=False,
+            )
         con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         con.execute("PRAGMA foreign_keys = ON")
-        con.execute("PRAGMA synchronous = NORMAL")
+        if not readonly:
+            con.execute("PRAGMA synchronous = NORMAL")
         return con
 
+    @property
+    def read_only(self) -> bool:
+        self._ensure()
+        return self._readonly
+
+    def pop_notice(self) -> str:
+        """What the last salvage recovered and lost (once), or ""."""
+        with self._lock:
+            notices, self._notices = self._notices, []
+        return " ".join(notices)
+
     def _ensure(self) -> None:
-        """Create or check the database once; move a damaged file aside (never delete it)."""
+        """Create or check the database once; salvage a damaged file (never delete it)."""
         if self._ready:
             return
         with self._lock:
             if self._ready:
                 return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._readonly = not _writable(self.path)
             problem = self._damage()
+            if problem and self._readonly:
+                raise TeachingError(
+                    f"the teaching-set database {self.path} is damaged ({problem}) and its "
+                    "folder is read-only; set KETAQA_DATA_DIR to a writable folder holding a copy"
+                )
             if problem:
-                raise self._recover(problem)
-            self._create()
+                self._notices.append(self._recover(problem))
+            elif not self._readonly:
+                self._create()
             self._ready = True
 
-    def _recover(self, problem: str) -> TeachingError:
-        """Keep the damaged file as a backup, start an empty database, explain both."""
+    def _recover(self, problem: str) -> str:
+        """Salvage what can be read into a fresh database, keep the damaged file, explain."""
+        fresh = self.path.with_name(f".{self.path.name}.salvage-{os.getpid()}")
+        for leftover in (fresh, *(fresh.with_name(fresh.name + x) for x in ("-wal", "-shm"))):
+            leftover.unlink(missing_ok=True)
+        _create_schema(fresh)
+        con = sqlite3.connect(fresh, isolation_level=None)
+        try:
+            report = salvage(self.path, con)
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            con.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            con.close()
         backup = self._move_aside()
-        self._create()
-        self._ready = True
-        return TeachingError(
-            f"the teaching-set database {self.path.name} could not be used ({problem}). "
-            f"It has been kept as {backup.name} in {backup.parent} and a new empty database "
-            "started; your earlier sets are in that backup file. Try again."
+        os.replace(fresh, self.path)
+        message = (
+            f"the teaching-set database {self.path.name} was damaged ({problem}): "
+            f"{report.describe()}. The damaged file is kept as {backup.name} in {backup.parent}."
         )
+        log.warning(message)
+        return message
+
+    def check(self) -> list[str]:
+        """SQLite's full `integrity_check`, read-only: the problems found (empty when fine)."""
+        if not self.path.exists():
+            return []
+        try:
+            con = self._connect(readonly=True)
+            try:
+                rows = [r[0] for r in con.execute("PRAGMA integrity_check")]
+            finally:
+                con.close()
+        except sqlite3.DatabaseError as exc:
+            return [str(exc)]
+        return [] if rows == ["ok"] else rows
 
     def _damage(self) -> str | None:
         """Why the existing file is not a usable teaching-set database, or None."""
@@ -132,7 +171,7 @@ class TeachingStore:
             if fh.read(16) != b"SQLite format 3\x00":
                 return "not an SQLite database"
         try:
-            con = self._connect()
+            con = self._connect(readonly=self._readonly)
             try:
                 check = con.execute("PRAGMA quick_check").fetchone()
                 if not check or check[0] != "ok":
@@ -145,14 +184,14 @@ class TeachingStore:
                     )
                 for table, columns in _COLUMNS.items():
                     have = {row[1] for row in con.execute(f"PRAGMA table_info({table})")}
-                    if have and have != columns:
+                    if have and not have <= columns:
                         return f"table {table} is not a teaching-set table"
             finally:
                 con.close()
         except sqlite3.OperationalError as exc:
             if _is_corruption(exc):
                 return str(exc)
-            raise TeachingError(f"cannot open {self.path}: {exc}") from exc
+            raise self._failure(exc) from exc
         except sqlite3.DatabaseError as exc:
             return str(exc)
         return None
@@ -172,22 +211,22 @@ class TeachingStore:
         return backup
 
     def _create(self) -> None:
-        con = self._connect()
         try:
-            con.execute("PRAGMA journal_mode = WAL")
-            con.execute("BEGIN IMMEDIATE")
-            for statement in filter(str.strip, _SCHEMA.split(";")):
-                con.execute(statement)
-            con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            con.execute("COMMIT")
-        finally:
-            con.close()
+            _create_schema(self.path)
+        except sqlite3.DatabaseError as exc:
+            raise self._failure(exc) from exc
 
     @contextlib.contextmanager
     def _transaction(self, write: bool) -> Iterator[sqlite3.Connection]:
         self._ensure()
+        if self._readonly and write:
+            raise TeachingError(READ_ONLY.format(folder=self.path.parent))
         try:
-            con = self._connect()
+            if self._readonly and not self.path.exists():
+                con = sqlite3.connect(":memory:", isolation_level=None)  # no sets yet
+                con.executescript(_SCHEMA)
+            else:
+                con = self._connect(readonly=self._readonly)
         except sqlite3.DatabaseError as exc:
             raise self._failure(exc) from exc
         try:
@@ -197,6 +236,9 @@ class TeachingStore:
         except sqlite3.DatabaseError as exc:
             _rollback(con)
             raise self._failure(exc) from exc
+        except UnicodeEncodeError as exc:
+            _rollback(con)
+            raise InputError("the text contains characters that cannot be stored") from exc
         except BaseException:
             _rollback(con)
             raise
@@ -206,10 +248,14 @@ class TeachingStore:
     def _failure(self, exc: sqlite3.DatabaseError) -> TeachingError:
         if isinstance(exc, sqlite3.IntegrityError):
             return TeachingError(f"that change conflicts with saved data ({exc})")
+        text = str(exc).lower()
+        if "readonly" in text or "read-only" in text or "unable to open" in text:
+            return TeachingError(READ_ONLY.format(folder=self.path.parent) + f" ({exc})")
         if _is_corruption(exc):
             with self._lock:
-                if self.path.exists() and self._damage():
-                    return self._recover(str(exc))
+                if not self._readonly and self.path.exists() and self._damage():
+                    message = self._recover(str(exc))
+                    return TeachingError(f"{message} Try again.")
             return TeachingError(f"the teaching-set database is damaged ({exc})")
         if "locked" in str(exc) or "busy" in str(exc):
             return TeachingError("the teaching-set database is busy; try again in a moment")
@@ -259,19 +305,26 @@ class TeachingStore:
         note: str = "",
         correct_passage_id: str | None = None,
         create: bool = True,
+        request_id: str | None = None,
     ) -> Item:
-        """Append an item to a set (created first when `create` and it does not exist)."""
+        """Append an item to a set (created first when `create` and it does not exist).
+
+        With a `request_id`, a retry of a save that was committed returns that item instead of
+        adding it again; the item's `set_name` is the set's name as stored."""
         name = clean_name(set_name)
+        request_id = clean_request_id(request_id)
         question, checked, note, correct = validate_item(
             question, passages, note, correct_passage_id
         )
         with self._transaction(write=True) as con:
+            if request_id and (done := queries.item_for_request(con, request_id)) is not None:
+                return done
             set_id = queries.find_set(con, name)
             if set_id is None:
                 if not create:
                     raise TeachingError(f"there is no set named {name!r}")
                 set_id = queries.insert_set(con, name).id
-            return queries.insert_item(con, set_id, question, checked, note, correct)
+            return queries.insert_item(con, set_id, question, checked, note, correct, request_id)
 
     def delete_item(self, item_id: int) -> None:
         with self._transaction(write=True) as con:

@@ -11,13 +11,17 @@ same port, behind the same login.
 from dataclasses import replace
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from ketaqa import teaching
 from ketaqa.apps.json_api import JsonApi
 from ketaqa.apps.ui import api, ask_tab, eval_tab, render, sets_tab
+from ketaqa.apps.ui.guard import ClientAddress, LoginThrottle, auth_function
 from ketaqa.apps.ui.widgets import PAGE_CSS, html_box
 from ketaqa.config import ServerSettings, Settings
 from ketaqa.pipeline.assistant import Assistant
+
+MAX_UPLOAD = "10mb"  # a teaching-set JSON export is limited to 10 MB too
 
 
 def notice(assistant: Assistant) -> str:
@@ -92,15 +96,21 @@ def launch(
     quiet: bool = False,
     auth: tuple[str, str] | None = None,
 ):
-    """Serve the app locally (never a public share link), behind a login when `auth` is set.
+    """Serve the app locally (never a public share link), behind a login when `auth` is set;
+    the login covers every page and endpoint (/evaluate included), and failed attempts are
+    throttled per client address. Uploads are capped at MAX_UPLOAD.
 
-    The JSON API's routes go first in Gradio's FastAPI app (`app_kwargs` is passed to it)."""
-    routes = list(getattr(app, "ketaqa_json_routes", []))
+    The JSON API's routes go first in Gradio's FastAPI app (`app_kwargs` is passed to it),
+    with the middleware that hands the login throttle each client's address."""
+    app_kwargs: dict[str, object] = {"routes": list(getattr(app, "ketaqa_json_routes", []))}
+    if auth:
+        app_kwargs["middleware"] = [Middleware(ClientAddress)]
     return app.launch(
-        app_kwargs={"routes": routes},
+        app_kwargs=app_kwargs,
         server_name=host,
         server_port=port,
-        auth=auth,
+        auth=auth_function(LoginThrottle(*auth)) if auth else None,
+        max_file_size=MAX_UPLOAD,
         share=False,
         inbrowser=False,
         prevent_thread_lock=prevent_thread_lock,

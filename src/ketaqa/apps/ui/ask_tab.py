@@ -14,6 +14,7 @@ import gradio as gr
 
 from ketaqa import teaching
 from ketaqa.apps.ui import render
+from ketaqa.apps.ui.guard import new_save_token, save_request_id
 from ketaqa.apps.ui.sets_tab import SetsView
 from ketaqa.apps.ui.widgets import CSS, PRIVATE, html_box
 from ketaqa.config import MAX_QUESTION_CHARS
@@ -85,12 +86,12 @@ element.addEventListener('click', (ev) => {
 """
 # Save reads the cards' toggles from the page into the hidden `picks` box, as JSON.
 PICKS_JS = """
-(result, picks, note, setName) => {
+(result, picks, note, setName, token) => {
   const root = document.querySelector('#results');
   const ids = (sel) => [...(root ? root.querySelectorAll(sel) : [])].map((b) => b.dataset.id);
   const save = ids('button[data-action=save][aria-pressed=true]');
   const correct = ids('button[data-action=correct][aria-pressed=true]')[0] || null;
-  return [result, JSON.stringify({save, correct}), note, setName];
+  return [result, JSON.stringify({save, correct}), note, setName, token];
 }
 """
 # After an answer: bring the verdict into view (a phone shows it below the fold) and focus it,
@@ -235,7 +236,14 @@ class AskEvents:
             tab.pick_summary: no_picks,
         }
 
-    def save_ui(self, result: dict | None, picks: str, note: str, set_name: str) -> dict:
+    def save_ui(
+        self,
+        result: dict | None,
+        picks: str,
+        note: str,
+        set_name: str,
+        token: str | None = None,
+    ) -> dict:
         if not result:
             return self.saved.show(None, "Ask a question first, then choose passages.", False)
         try:
@@ -248,7 +256,8 @@ class AskEvents:
                 result["question"],
                 [teaching.SavedPassage.from_answer_json(d) for d in chosen],
                 note or "",
-                correct,
+                correct or None,
+                request_id=save_request_id(token, set_name or "", ids, correct or "", note or ""),
             )
         except KetaqaError as exc:
             return self.saved.show(set_name, f"Not saved: {exc}", False)
@@ -265,9 +274,11 @@ def wire(tab: AskTab, assistant: Assistant, by_id: Mapping[str, Passage], saved:
         trigger(events.ask_ui, inputs, outputs, **PRIVATE).then(
             None, None, None, js=SHOW_ANSWER_JS, **PRIVATE
         )
+    save_token = gr.State(new_save_token)  # a new one with each answer: Save is idempotent
+    tab.answer_state.change(new_save_token, None, save_token, **PRIVATE)
     tab.save_button.click(
         events.save_ui,
-        [tab.answer_state, tab.picks, tab.note, tab.save_set],
+        [tab.answer_state, tab.picks, tab.note, tab.save_set, save_token],
         saved.outputs,
         js=PICKS_JS,
         **PRIVATE,

@@ -6,7 +6,6 @@ it is the slowest thing the app does and it uses every core.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import gradio as gr
 
 from ketaqa.apps.ui import render
+from ketaqa.apps.ui.guard import FOLDERS
 from ketaqa.apps.ui.widgets import PRIVATE, html_box
 from ketaqa.errors import InputError, KetaqaError
 from ketaqa.pipeline.assistant import Assistant
@@ -35,10 +35,12 @@ def evaluate(
 
     if split not in ("dev", "test"):
         raise InputError("split must be dev or test")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float))):
+        raise InputError("limit must be a whole number (0 = all)")
+    if limit and (limit != limit or limit != int(limit) or limit < 0):
+        raise InputError("limit must be 0 (all) or a positive whole number")
     n = int(limit) if limit else None
-    if n is not None and n < 0:
-        raise InputError("limit must be 0 (all) or a positive number")
-    out_dir = Path(tempfile.mkdtemp(prefix=f"ketaqa-eval-{split}-"))
+    out_dir = FOLDERS.new(f"eval-{split}-")
     report = run_evaluation(assistant, split, out_dir, limit=n, progress=progress)
     return report, out_dir
 
@@ -121,7 +123,7 @@ class EvalEvents:
         t = self.tab
         try:
             report, out_dir = evaluate(self.assistant, split, limit, _progress_adapter(progress))
-        except (KetaqaError, ImportError) as exc:
+        except (KetaqaError, ImportError, OSError) as exc:
             failed = render.status_html(f"Evaluation failed: {exc}", False)
             return {c: None for c in self.outputs} | {t.status: failed}
         headers, rows = render.metrics_rows(report)

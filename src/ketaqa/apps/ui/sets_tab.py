@@ -6,7 +6,6 @@ by component, so a handler never has to know the order of the components it upda
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import gradio as gr
 
 from ketaqa import teaching
 from ketaqa.apps.ui import render
+from ketaqa.apps.ui.guard import FOLDERS
 from ketaqa.apps.ui.widgets import PRIVATE, html_box
 from ketaqa.errors import InputError, KetaqaError
 from ketaqa.pipeline.assistant import NOTICE
@@ -138,11 +138,16 @@ class SetsView:
     def show(
         self, selected: str | None, message: str, ok: bool = True, item: int | None = None
     ) -> dict:
-        """The sets again, `selected` (else the first) shown, with `message` as the status."""
+        """The sets again, `selected` (else the first) shown, with `message` as the status;
+        a salvage notice or the read-only state is added to it."""
         try:
             names = [s.name for s in self.store.list_sets()]
-        except KetaqaError as exc:
-            names, message, ok = [], f"{message} {exc}".strip(), False
+            if notice := self.store.pop_notice():
+                message, ok = f"{message} {notice}".strip(), False
+            elif self.store.read_only and not message:
+                message = "The data folder is read-only: sets can be viewed and exported only."
+        except (KetaqaError, OSError) as exc:
+            names, message, ok = [], f"{message} {_line(exc)}".strip(), False
         selected = selected if selected in names else (names[0] if names else None)
         view, items = NO_SETS, []
         if selected:
@@ -150,8 +155,8 @@ class SetsView:
                 ts = self.store.get_set(selected)
                 view = render.set_html(ts)
                 items = [(f"{i.position}. {i.question[:80]}", i.id) for i in ts.items]
-            except KetaqaError as exc:
-                view, message, ok = "", f"{message} {exc}".strip(), False
+            except (KetaqaError, OSError) as exc:
+                view, message, ok = "", f"{message} {_line(exc)}".strip(), False
         item_ids = [v for _, v in items]
         return {
             self.status: render.status_html(message, ok) if message else "",
@@ -244,12 +249,12 @@ class SetsEvents:
     def export_ui(self, name: str, kind: str) -> dict:
         try:
             ts = self.view.store.get_set(name)
-            out_dir = Path(tempfile.mkdtemp(prefix="ketaqa-export-"))
+            out_dir = FOLDERS.new("export-")
             path = teaching.write_export(ts, kind, out_dir, notice=NOTICE, source=self.source)
-        except KetaqaError as exc:
+        except (KetaqaError, OSError) as exc:
             return {
                 self.tab.export_out: None,
-                self.tab.export_status: render.status_html(f"Not exported: {exc}", False),
+                self.tab.export_status: render.status_html(f"Not exported: {_line(exc)}", False),
             }
         return {
             self.tab.export_out: str(path),
@@ -262,10 +267,16 @@ class SetsEvents:
                 raise InputError("choose a JSON file exported from ketaqa first")
             ts = self.view.store.import_json(Path(path).read_bytes())
         except (KetaqaError, OSError) as exc:
-            shown = self.view.show(selected, f"Not imported, nothing changed: {exc}", False)
+            shown = self.view.show(selected, f"Not imported, nothing changed: {_line(exc)}", False)
         else:
             shown = self.view.show(ts.name, f"Imported “{ts.name}” ({len(ts.items)} item(s)).")
         return {self.tab.import_file: None, **shown}
+
+
+def _line(exc: BaseException) -> str:
+    from ketaqa.apps.checks import describe_os_error
+
+    return describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
 
 
 def wire(app: gr.Blocks, tab: SetsTab, view: SetsView, source: str = "") -> None:
