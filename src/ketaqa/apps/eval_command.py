@@ -59,6 +59,8 @@ def cmd_eval(args: argparse.Namespace, progress: Progress) -> int:
     if args.accept:
         for path in accept(report, expected):
             progress(f"accepted: {path}")
+    if report.get("comparison_error"):
+        raise InputError(f"not compared: {report['comparison_error']}")
     comparison = report.get("comparison")
     if comparison is None:
         return 0

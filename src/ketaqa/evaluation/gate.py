@@ -93,7 +93,6 @@ def expected_document(report: dict) -> dict:
         ),
         "accepted": {k: header.get(k) for k in ("commit", "dirty", "date", "corpus", "index")},
         "questions": report["questions"],
-        "question_ids": [q["id"] for q in report.get("question_outcomes", [])],
         "full": report["retrievers"]["full"],
         "ablations": {n: s for n, s in report["retrievers"].items() if n != "full"},
         "answer_floors": {k: v for k, v in answer.items() if k not in LOWER_IS_BETTER},
@@ -108,7 +107,8 @@ def accept(report: dict, scores_file: Path) -> tuple[Path, Path]:
     questions_file = questions_file_for(scores_file)
     outcomes = {q["id"]: _kept(q) for q in report.get("question_outcomes", [])}
     write_atomic(scores_file, json.dumps(expected_document(report), indent=2) + "\n")
-    write_atomic(questions_file, json.dumps(outcomes, indent=1, ensure_ascii=False) + "\n")
+    lines = [f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in outcomes.items()]
+    write_atomic(questions_file, "{\n" + ",\n".join(lines) + "\n}\n")  # a line per question
     return scores_file, questions_file
 
 
@@ -134,7 +134,7 @@ def load_expected(scores_file: Path) -> Baseline:
         metrics={k: float(v) for k, v in metrics.items()},
         tolerance=float(doc.get("tolerance", TOLERANCE)),
         split=doc.get("split"),
-        question_ids=doc.get("question_ids") or (sorted(questions) if questions else None),
+        question_ids=sorted(questions) if questions else None,
         questions=questions,
         header=doc.get("accepted") or {},
     )

@@ -57,7 +57,7 @@ def plot_retrievers(plt, report: dict, out_dir: Path) -> None:
     ax.set_title(f"Retrieval by retriever ({report['split']}, {report['judged']} judged)")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="retriever")
     fig.tight_layout()
-    fig.savefig(out_dir / "metrics.png", dpi=100)
+    fig.savefig(out_dir / "metrics.png", dpi=100, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -73,7 +73,7 @@ def plot_tags(plt, report: dict, out_dir: Path) -> None:
     _tag_panel(right, rows, verdict, TAG_VERDICT, "verdict")
     fig.suptitle(f"By tag ({report['split']}); n = questions with the tag")
     fig.tight_layout()
-    fig.savefig(out_dir / "by_tag.png", dpi=100)
+    fig.savefig(out_dir / "by_tag.png", dpi=100, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -100,7 +100,7 @@ def _tag_panel(ax, rows: dict, tags: list[str], metrics: tuple[str, ...], title:
     ax.set_xlim(lo, min(1.0, hi) + (hi - lo) * 0.1)
     ax.set_xlabel(scale_note(lo, hi))
     ax.set_title(title)
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=len(metrics))
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=len(metrics))
 
 
 def plot_reliability(plt, report: dict, out_dir: Path) -> None:
@@ -123,5 +123,5 @@ def plot_reliability(plt, report: dict, out_dir: Path) -> None:
     ax.set_title(f"Verdict reliability ({report['split']}; n per bin)")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     fig.tight_layout()
-    fig.savefig(out_dir / "reliability.png", dpi=100)
+    fig.savefig(out_dir / "reliability.png", dpi=100, bbox_inches="tight")
     plt.close(fig)

@@ -54,8 +54,16 @@ def report_header(
         "index": hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16],
         "model": fingerprint.get("model_id"),
         "passages": len(assistant.index.passages),
-        "questions_file": str(questions_path),
+        "questions_file": _shown(questions_path),
         "questions_sha256": sha256_file(questions_path)[:16],
         "verdict_model_sha256": sha256_file(verdict_file)[:16] if verdict_file.exists() else None,
         "settings": assistant.settings.retrieval.to_dict(),
     }
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the repository when it lies inside it."""
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)

@@ -57,7 +57,10 @@ def run_evaluation(
     if limit:
         report["header"]["limit"] = limit
     if baseline is not None:
-        report["comparison"] = compare(report, baseline)
+        try:
+            report["comparison"] = compare(report, baseline)
+        except InputError as exc:  # keep the run: say why it could not be compared
+            report["comparison_error"] = str(exc)
     write_report(report, runset, qrels, out_dir)
     say(f"report written to {out_dir}")
     return report
