@@ -94,6 +94,31 @@ def test_broken_pipeline_fails_the_gate(settings, monkeypatch, capsys, tmp_path)
     assert "### Broken questions" in (tmp_path / "broken" / "report.md").read_text()
 
 
+def test_teaching_set_export_is_scored(assistant, settings, monkeypatch, tmp_path):
+    """`ketaqa eval --questions EXPORT` scores an educator's items with the passage the
+    teacher marked correct as gold, before they are curated into the question set."""
+    from ketaqa import teaching
+    from ketaqa.teaching.models import Item, SavedPassage, TeachingSet
+
+    items = []
+    for n, question in enumerate(("ketamine contraindications", "oral ketamine dose"), 1):
+        shown = assistant.to_json(assistant.ask(question, top_k=5))["passages"]
+        passages = tuple(SavedPassage.from_answer_json(p) for p in shown)
+        items.append(Item(n, n, question, passages, correct_passage_id=passages[n - 1].id))
+    week = TeachingSet(1, "Week 1", "", "", tuple(items))
+    export = teaching.write_export(week, "eval", tmp_path)
+    monkeypatch.setenv("KETAQA_CORPUS_DIR", str(settings.corpus_dir))
+    monkeypatch.setenv("KETAQA_INDEX_DIR", str(settings.index_dir))
+    out = tmp_path / "report"
+    assert main(["eval", "--questions", str(export), "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["split"] == "all" and report["questions"] == report["judged"] == 2
+    assert report["by_tag"]["teaching-set"]["questions"] == 2
+    second = report["question_outcomes"][1]  # the teacher chose the 2nd passage shown
+    assert second["rank"] == 2 and second["gold_section"] == items[1].passages[1].section
+    assert second["id"] in {f["id"] for f in report["failures"]["miss@1"]}
+
+
 def test_eval_agrees_with_ask_file(assistant, settings, monkeypatch, capsys, tmp_path):
     """The `full` run is what `ketaqa ask --file --json` returns for the same questions."""
     items = [i for i in load_questions() if i.split == "dev"][:6]
