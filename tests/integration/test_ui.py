@@ -183,7 +183,9 @@ def test_api_errors_are_one_clear_line(client):
         client.predict("Week 1 <b>", "pdf", api_name="/sets_export")
 
 
-def fake_run_evaluation(assistant, split, out_dir, questions_path=None, limit=None, progress=None):
+def fake_run_evaluation(
+    assistant, split, out_dir, questions_path=None, limit=None, progress=None, baseline=None
+):
     """Stands in for ketaqa.evaluation.run.run_evaluation (tested in test_evaluation.py): same
     signature, same files, in milliseconds."""
     import numpy as np

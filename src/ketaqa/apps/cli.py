@@ -63,7 +63,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p_eval = sub.add_parser("eval", help="score every retriever on the curated question set")
-    p_eval.add_argument("--split", choices=("dev", "test", "all"), default="test")
+    _add_eval_arguments(p_eval)
+    _add_abstracts_commands(sub)
+    _add_sets_command(sub)
+    _add_bench_command(sub)
+    _add_loadtest_command(sub)
+    _add_soak_command(sub)
+    return parser
+
+
+def _add_eval_arguments(p_eval: argparse.ArgumentParser) -> None:
+    p_eval.add_argument(
+        "--split",
+        choices=("dev", "test", "all"),
+        default=None,
+        help="default test; all with --questions",
+    )
     p_eval.add_argument("--out", type=Path, help="report folder (default eval/reports/<date>/)")
     p_eval.add_argument(
         "--tune",
@@ -71,14 +86,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="tune fusion and abstention on the dev split and save them",
     )
     p_eval.add_argument(
-        "--questions", type=Path, help="question set (default eval/questions.jsonl)"
+        "--questions",
+        type=Path,
+        help="question set (default eval/questions.jsonl), e.g. a teaching set's eval export",
     )
-    _add_abstracts_commands(sub)
-    _add_sets_command(sub)
-    _add_bench_command(sub)
-    _add_loadtest_command(sub)
-    _add_soak_command(sub)
-    return parser
+    p_eval.add_argument("--limit", type=int, help="only the first N questions of the split")
+    p_eval.add_argument(
+        "--baseline",
+        metavar="DIR|expected",
+        help="compare with an earlier report folder or the accepted scores; exit 1 on a "
+        "regression beyond the tolerance",
+    )
+    p_eval.add_argument(
+        "--accept",
+        action="store_true",
+        help="write this run as the accepted scores (the gate) and per-question outcomes",
+    )
+    p_eval.add_argument(
+        "--expected",
+        type=Path,
+        help="the accepted-scores file (default eval/expected_scores.json)",
+    )
 
 
 def _add_abstracts_commands(subparsers: argparse._SubParsersAction) -> None:

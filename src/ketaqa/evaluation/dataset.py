@@ -62,6 +62,8 @@ def load_questions(path: Path = QUESTIONS_FILE) -> list[EvalItem]:
         for key, kind in ITEM_KEYS.items():
             if not isinstance(record.get(key), kind):
                 raise InputError(f"{path.name} line {number}: field {key!r} missing or wrong type")
+        if any(not isinstance(s, str) or not s.strip() for s in record["gold_spans"]):
+            raise InputError(f"{path.name} line {number}: gold spans must be non-empty text")
         if record["id"] in seen:
             raise InputError(f"{path.name} line {number}: duplicate id {record['id']!r}")
         seen.add(record["id"])

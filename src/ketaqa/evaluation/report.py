@@ -1,4 +1,4 @@
-"""The report files of one evaluation: JSON, Markdown, TREC qrels and runs, two figures.
+"""The report files of one evaluation: JSON, Markdown, TREC qrels and runs, figures.
 
 `ketaqa eval` writes them under `config.REPORTS_DIR/<date>/` unless told otherwise; the app's
 Evaluation tab writes them to a temporary folder.
@@ -10,12 +10,23 @@ import json
 from pathlib import Path
 
 from ketaqa.evaluation.dataset import Judgments
+from ketaqa.evaluation.outcomes import FAILURE_KINDS
+from ketaqa.evaluation.plots import plot_report
 from ketaqa.evaluation.runs import METRIC_NAMES, RunSet
 from ketaqa.files import write_atomic
 
+TAG_COLUMNS = (
+    "hit@1",
+    "recall@5",
+    "mrr@10",
+    "ndcg@10",
+    "false_abstention_rate",
+    "abstention_recall",
+)
+
 
 def write_report(report: dict, runset: RunSet, qrels: Judgments, out_dir: Path) -> None:
-    """report.json, report.md, qrels and runs as TREC files, and the two figures."""
+    """report.json, report.md, qrels and runs as TREC files, and the figures."""
     from ranx import Qrels, Run
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -32,104 +43,152 @@ def write_report(report: dict, runset: RunSet, qrels: Judgments, out_dir: Path) 
     plot_report(report, out_dir)
 
 
+def cell(text: object) -> str:
+    """Text safe inside a Markdown table cell."""
+    return "–" if text is None else str(text).replace("|", "\\|").replace("\n", " ")
+
+
 def report_markdown(report: dict) -> str:
-    names = list(report["retrievers"])
-    metrics = list(METRIC_NAMES.values())
-    lines = [
-        f"# ketaqa evaluation — split `{report['split']}`",
-        "",
+    """The whole report as Markdown: header, tables, comparison, failing questions."""
+    lines = [f"# ketaqa evaluation — split `{report['split']}`", ""]
+    lines += header_lines(report.get("header") or {})
+    lines += [
         f"{report['questions']} questions, {report['judged']} judged for retrieval.",
         "",
-        "| retriever | " + " | ".join(metrics) + " |",
-        "|---|" + "---|" * len(metrics),
     ]
-    for name in names:
-        row = report["retrievers"][name]
-        lines.append(f"| {name} | " + " | ".join(f"{row[m]:.3f}" for m in metrics) + " |")
-    lines += ["", "## Answers (full pipeline)", ""]
-    lines += [f"- {k}: {v}" for k, v in report["answer"].items()]
-    if report.get("significance"):
-        lines += [
-            "",
-            "## Paired t-test, full vs each ablation (p-values)",
-            "",
-            "| vs | " + " | ".join(metrics) + " |",
-            "|---|" + "---|" * len(metrics),
-        ]
-        for other, row in report["significance"].items():
-            cells = [
-                "identical" if row[m]["p_value"] is None else f"{row[m]['p_value']:.3f}"
-                for m in metrics
-            ]
-            lines.append(f"| {other} | " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        "## By tag (full pipeline)",
-        "",
-        "| tag | n | hit@1 | recall@5 | mrr@10 | false abstention | abstention recall |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for tag, row in report["by_tag"].items():
-        cells = [
-            f"{row[m]:.3f}" if m in row else "–"
-            for m in ("hit@1", "recall@5", "mrr@10", "false_abstention_rate", "abstention_recall")
-        ]
-        lines.append(f"| {tag} | {row['questions']} | " + " | ".join(cells) + " |")
+    lines += retrieval_lines(report)
+    lines += ["", "## Answers (full pipeline)", "", "| metric | value |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in report["answer"].items()]
+    lines += significance_lines(report)
+    lines += tag_lines(report)
     if report.get("unjudgeable"):
         lines += ["", f"Questions whose gold span no passage contains: {report['unjudgeable']}"]
+    if report.get("comparison"):
+        lines += comparison_markdown(report["comparison"])
+    if report.get("failures") is not None:
+        lines += failure_lines(report["failures"])
     return "\n".join(lines) + "\n"
 
 
-def plot_report(report: dict, out_dir: Path) -> None:
-    import matplotlib
+def header_lines(header: dict) -> list[str]:
+    if not header:
+        return []
+    dirty = {True: " (uncommitted changes)", False: "", None: ""}[header.get("dirty")]
+    settings = ", ".join(f"{k}={v}" for k, v in (header.get("settings") or {}).items())
+    rows = [
+        ("commit", f"`{header.get('commit') or 'unknown'}`{dirty}"),
+        ("date", header.get("date")),
+        ("duration", f"{header.get('duration_seconds')} s"),
+        ("corpus fingerprint", f"`{header.get('corpus')}`"),
+        ("index fingerprint", f"`{header.get('index')}` ({header.get('passages')} passages)"),
+        ("model", header.get("model")),
+        ("verdict model", f"`{header.get('verdict_model_sha256')}`"),
+        ("questions", f"`{header.get('questions_file')}` (`{header.get('questions_sha256')}`)"),
+        ("settings", settings),
+    ]
+    if header.get("limit"):
+        rows.append(("limit", f"first {header['limit']} questions of the split"))
+    return ["| run | |", "|---|---|", *[f"| {k} | {cell(v)} |" for k, v in rows], ""]
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    names = list(report["retrievers"])
+def retrieval_lines(report: dict) -> list[str]:
     metrics = list(METRIC_NAMES.values())
-    fig, ax = plt.subplots(figsize=(8, 4))
-    width = 0.8 / len(names)
-    for i, name in enumerate(names):
-        values = [report["retrievers"][name][m] for m in metrics]
-        ax.bar([x + i * width for x in range(len(metrics))], values, width, label=name)
-    ax.set_xticks([x + width * (len(names) - 1) / 2 for x in range(len(metrics))], metrics)
-    ax.set_ylim(0, 1)
-    ax.set_title(f"Retrieval by retriever ({report['split']})")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out_dir / "metrics.png", dpi=100)
-    plt.close(fig)
-
-    tags = [t for t, row in report["by_tag"].items() if "mrr@10" in row]
-    fig, ax = plt.subplots(figsize=(9, max(3, 0.3 * len(tags))))
-    ax.barh(tags, [report["by_tag"][t]["mrr@10"] for t in tags])
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("MRR@10 (full pipeline)")
-    ax.set_title(f"By tag ({report['split']})")
-    fig.tight_layout()
-    fig.savefig(out_dir / "by_tag.png", dpi=100)
-    plt.close(fig)
-    plot_reliability(plt, report, out_dir)
+    lines = ["| retriever | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
+    for name, row in report["retrievers"].items():
+        lines.append(f"| {name} | " + " | ".join(f"{row[m]:.3f}" for m in metrics) + " |")
+    return lines
 
 
-def plot_reliability(plt, report: dict, out_dir: Path) -> None:
-    """Predicted probability of "answers" against how often the statement really answers."""
-    bins = report.get("verdict_reliability") or []
-    fig, ax = plt.subplots(figsize=(5, 5))
-    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
-    ax.plot(
-        [b["confidence"] for b in bins],
-        [b["accuracy"] for b in bins],
-        marker="o",
-        label=f"verdict (ECE {report['answer'].get('verdict_ece', 0):.3f})",
+def significance_lines(report: dict) -> list[str]:
+    if not report.get("significance"):
+        return []
+    metrics = list(METRIC_NAMES.values())
+    lines = [
+        "",
+        "## Paired t-test, full vs each ablation (p-values)",
+        "",
+        "| vs | " + " | ".join(metrics) + " |",
+        "|---|" + "---|" * len(metrics),
+    ]
+    for other, row in report["significance"].items():
+        cells = [
+            "identical" if row[m]["p_value"] is None else f"{row[m]['p_value']:.3f}"
+            for m in metrics
+        ]
+        lines.append(f"| {other} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def tag_lines(report: dict) -> list[str]:
+    lines = [
+        "",
+        "## By tag (full pipeline)",
+        "",
+        "| tag | n | " + " | ".join(c.replace("_", " ") for c in TAG_COLUMNS) + " |",
+        "|---|---|" + "---|" * len(TAG_COLUMNS),
+    ]
+    for tag, row in report["by_tag"].items():
+        cells = [f"{row[m]:.3f}" if m in row else "–" for m in TAG_COLUMNS]
+        lines.append(f"| {tag} | {row['questions']} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def comparison_markdown(comparison: dict) -> list[str]:
+    """Regressions, every changed metric, the flips and their paired tests."""
+    lines = ["", f"## Against {comparison['baseline']} (tolerance {comparison['tolerance']})", ""]
+    base = comparison.get("baseline_header") or {}
+    if base:
+        lines += [f"Baseline: commit `{base.get('commit')}`, {base.get('date')}.", ""]
+    regressed = set(comparison["regressions"])
+    lines.append(
+        f"**{len(regressed)} of {len(comparison['deltas'])} gated metrics regressed**"
+        + (": " + ", ".join(f"`{m}`" for m in comparison["regressions"]) if regressed else ".")
     )
-    for b in bins:
-        ax.annotate(str(b["n"]), (b["confidence"], b["accuracy"]), fontsize=7)
-    ax.set_xlabel("predicted probability that a passage answers")
-    ax.set_ylabel("share of questions the statement answers")
-    ax.set_title(f"Verdict reliability ({report['split']}; n per bin)")
-    ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out_dir / "reliability.png", dpi=100)
-    plt.close(fig)
+    changed = [r for r in comparison["deltas"] if r["delta"] != 0.0]
+    if changed:
+        lines += ["", "| metric | baseline | now | delta | gate |", "|---|---|---|---|---|"]
+        for r in changed:
+            now = "missing" if r["current"] is None else f"{r['current']:.4f}"
+            delta = "–" if r["delta"] is None else f"{r['delta']:+.4f}"
+            status = "**regressed**" if r["metric"] in regressed else "ok"
+            lines.append(f"| {r['metric']} | {r['baseline']:.4f} | {now} | {delta} | {status} |")
+    else:
+        lines += ["", "No metric changed."]
+    flips = comparison["flips"]
+    if not flips.get("available"):
+        return [*lines, "", "The baseline records no per-question outcomes: no flips."]
+    for outcome, t in flips["tests"].items():
+        lines.append(
+            f"\n{outcome}: {t['fixed']} fixed, {t['broken']} broken of {t['n']} paired questions;"
+            f" change {t['delta']:+.4f} (bootstrap 95 % CI {t['ci95'][0]:+.4f} to "
+            f"{t['ci95'][1]:+.4f}); exact McNemar p = {t['mcnemar_p']}."
+        )
+    for side in ("broken", "fixed"):
+        lines += ["", f"### {side.capitalize()} questions ({len(flips[side])})", ""]
+        if flips[side]:
+            lines += ["| id | on | rank | verdict | question |", "|---|---|---|---|---|"]
+            lines += [
+                f"| {e['id']} | {e['on']} | {e['rank']} | {e['verdict']} | {cell(e['question'])} |"
+                for e in flips[side]
+            ]
+    return lines
+
+
+def failure_lines(failures: dict[str, list[dict]]) -> list[str]:
+    """Every failing question under each kind it fails."""
+    total = sum(len(v) for v in failures.values())
+    lines = ["", f"## Failing questions ({total} failures)", ""]
+    for kind, meaning in FAILURE_KINDS.items():
+        rows = failures.get(kind, [])
+        lines += [f"### {kind} ({len(rows)}): {meaning}", ""]
+        if not rows:
+            lines += ["None.", ""]
+            continue
+        lines += ["| id | question | top passage | gold section |", "|---|---|---|---|"]
+        for r in rows:
+            top = f"*{cell(r['top_section'])}* — {cell(r['top_excerpt'])}"
+            lines.append(
+                f"| {r['id']} | {cell(r['question'])} | {top} | {cell(r['gold_section'])} |"
+            )
+        lines.append("")
+    return lines

@@ -215,7 +215,7 @@ def eval_items(ts: TeachingSet, questions_path: Path | None = None) -> list[dict
             {
                 "id": f"q{number:03d}",
                 "question": item.question,
-                "gold_spans": [correct.highlight],
+                "gold_spans": [correct.highlight or correct.text],
                 "reference_key": correct.reference_key,
                 "tags": ["teaching-set"],
                 "split": "dev",
