@@ -311,10 +311,13 @@ def test_save_from_the_ask_tab_is_idempotent(assistant, by_id, tmp_path):
     def status(out: dict) -> str:
         return html.unescape(str(out[tab.save_status]))
 
-    assert "as item 1." in status(events.save_ui(result, [first], "", "n", "Week 1", token))
-    assert "as item 1." in status(events.save_ui(result, [first], "", "n", "Week 1", token))
-    assert "as item 2." in status(events.save_ui(result, [first], "", "m", "Week 1", token))
-    assert "as item 3." in status(events.save_ui(result, [second], "", "n", "Week 1", token))
+    def picks(passage_id: str) -> str:  # what the cards' toggles send
+        return json.dumps({"save": [passage_id], "correct": None})
+
+    assert "as item 1." in status(events.save_ui(result, picks(first), "n", "Week 1", token))
+    assert "as item 1." in status(events.save_ui(result, picks(first), "n", "Week 1", token))
+    assert "as item 2." in status(events.save_ui(result, picks(first), "m", "Week 1", token))
+    assert "as item 3." in status(events.save_ui(result, picks(second), "n", "Week 1", token))
     again = new_save_token()  # the same answer asked again: a new save
-    assert "as item 4." in status(events.save_ui(result, [first], "", "n", "Week 1", again))
+    assert "as item 4." in status(events.save_ui(result, picks(first), "n", "Week 1", again))
     assert [s.items for s in store.list_sets()] == [4]

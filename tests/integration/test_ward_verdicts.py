@@ -32,6 +32,10 @@ CONTRAINDICATIONS = {
         "glaucoma patient ketamine infusion",
         "raised IOP ketamine",
     ),
+    "What are the contraindications for ketamine infusions": (
+        "who shouldnt get ketamine",
+        "who should not be given ketamine infusions?",
+    ),
     "active substance abuse problem": (
         "active drug addiction and ketamine infusions",
         "IVDU pt for a ketamine series",
