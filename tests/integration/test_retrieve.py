@@ -5,6 +5,7 @@ from __future__ import annotations
 from ketaqa.pipeline.retrieve import (
     Scored,
     apply_entry_prior,
+    apply_population_prior,
     asks_for_citation,
     reciprocal_rank_fusion,
     weighted_fusion,
@@ -42,6 +43,19 @@ def test_entry_prior_applies_only_to_bibliography_entries(assistant):
     assert clinical == {entry: 0.5, other: 1.0}
     lookup = apply_entry_prior(assistant.retriever.kinds, fused, "Which journal published it?", 0.5)
     assert lookup == fused
+    # the title names this document: it answers no look-up of a paper either
+    title = next(i for i, p in enumerate(passages) if p.kind == "title")
+    lookup = apply_entry_prior(assistant.retriever.kinds, {title: 1.0}, "Which paper is it?", 0.5)
+    assert lookup == {title: 0.5}
+
+
+def test_a_listed_contraindication_is_boosted_twice():
+    """Safety first: a passage about a contraindicated population the question names gains
+    the population boost squared; another population gains it once."""
+    pops = [frozenset({"psychoses"}), frozenset({"paediatric"}), frozenset()]
+    fused = {0: 1.0, 1: 1.0, 2: 1.0}
+    boosted = apply_population_prior(pops, fused, ("psychoses", "paediatric"), 1.5)
+    assert boosted == {0: 2.25, 1: 1.5, 2: 1.0}
 
 
 def test_title_is_not_an_answer_to_a_clinical_question(assistant):

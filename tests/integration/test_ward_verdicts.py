@@ -40,6 +40,21 @@ CONTRAINDICATIONS = {
         "active drug addiction and ketamine infusions",
         "IVDU pt for a ketamine series",
         "current substance misuse, repeat ketamine?",
+        "she uses cocaine most weekends, ketamine infusions ok?",
+        "methamphetamine use and serial ketamine",
+    ),
+}
+
+# Case questions: the patient's other details (the pain condition, the history) must not push
+# the contraindication below the passage about the condition. Written for this test.
+CASES = {
+    "poorly controlled psychoses": (
+        "Woman of 45 with CRPS of the foot after an ankle fracture; she has schizophrenia and "
+        "stopped her antipsychotic last month. Can we book a ketamine infusion?"
+    ),
+    "active substance abuse problem": (
+        "28M with phantom limb pain after a below-knee amputation, currently injecting heroin. "
+        "He wants a course of ketamine infusions."
     ),
 }
 
@@ -51,6 +66,13 @@ CONTRAINDICATIONS = {
 def test_every_contraindication_is_answered_with_its_passage_first(assistant, span, question):
     answer = assistant.ask(question, top_k=5)
     assert answer.verdict is Verdict.ANSWERS, (question, answer.confidence)
+    assert span in answer.passages[0].passage.text, answer.passages[0].passage.text[:80]
+
+
+@pytest.mark.parametrize(("span", "question"), list(CASES.items()))
+def test_a_case_naming_a_contraindication_puts_it_first(assistant, span, question):
+    answer = assistant.ask(question, top_k=5)
+    assert answer.verdict is Verdict.ANSWERS, answer.confidence
     assert span in answer.passages[0].passage.text, answer.passages[0].passage.text[:80]
 
 
@@ -67,6 +89,11 @@ def test_a_topic_the_statement_never_mentions_is_named(assistant):
         "ketamine dose for treatment resistant depression",
         "ketamine dose adjustment for dialysis patients",
         "is ketamine safe while breastfeeding",
+        # another drug in the place of ketamine: every other word is covered, so only the
+        # salience of the missing concept tells these from an answerable question
+        "lignocaine infusion rate for neuropathic pain",
+        "is IV magnesium a useful NMDA antagonist for CRPS",
+        "ketamine with fluoxetine - interaction?",
     ],
 )
 def test_near_misses_are_not_answered(assistant, question):
@@ -97,3 +124,28 @@ def test_json_carries_the_verdict_and_missing_concepts(assistant):
     data = assistant.to_json(assistant.ask("raised ICP ok?", top_k=2))
     assert data["verdict"] == "answers" and data["answerable"] is True
     assert data["missing_concepts"] == []
+
+
+def test_a_missing_concept_weighs_by_how_much_the_question_rests_on_it(assistant):
+    """Salience: dropping "lidocaine" moves the question's meaning far more than dropping a
+    stray word of an answerable question ("colleagues")."""
+    near_miss, _, _ = assistant.retrieve("lidocaine infusion rate for neuropathic pain", 10)
+    answerable, _, _ = assistant.retrieve("what infusion rates did Kapural and workmates use", 10)
+    assert "lidocaine" in near_miss.missing_concepts
+    assert near_miss.missing_salience > 2 * answerable.missing_salience
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "level of evidence ketamine PHN",
+        "ketamine for migraine - evidence?",
+        "low back pain ketamine any evidence",
+        "is there evidence for ketamine in fibromyalgia",
+    ],
+)
+def test_evidence_questions_rank_the_graded_bullet_first(assistant, question):
+    """Not yet for "phantom limb pain ketamine evidence" spelled out: the (i) paragraph
+    that spells it out too still comes first (a known failure, see the closing note)."""
+    answer = assistant.ask(question, top_k=3)
+    assert "weak or no evidence" in answer.passages[0].passage.text

@@ -47,6 +47,7 @@ TAG_VOCABULARY = {
     # style tags: how the question is typed
     "ward",
     "case",
+    "fresh",
     "typo",
 }
 MIN_QUESTIONS = 100

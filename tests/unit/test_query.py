@@ -12,7 +12,13 @@ from ketaqa.config import REPO_ROOT
 from ketaqa.pipeline.embedding import general_vocabulary
 from ketaqa.pipeline.library import load_corpus
 from ketaqa.pipeline.passages import build_passages
-from ketaqa.pipeline.query import LEXICON_FILE, QueryReader, load_lexicon, passage_populations
+from ketaqa.pipeline.query import (
+    LEXICON_FILE,
+    QueryReader,
+    load_lexicon,
+    passage_populations,
+    without,
+)
 from ketaqa.pipeline.tokenizer import build_tokenizer
 
 STATEMENT = (REPO_ROOT / "corpus" / "position-statement.txt").read_text(encoding="utf-8")
@@ -95,3 +101,42 @@ def test_populations_are_read_from_the_question_and_the_passage(reader):
     assert "psychoses" in reader.read("ketamine in pt with schizophrenia").populations
     assert "paediatric" in passage_populations("Aged 0-21 years", "Section I › D. Paediatric")
     assert not passage_populations("Infusion rate 0.1-0.5mg/kg/hr", "Section I › B")
+
+
+def test_an_evidence_question_asks_for_the_evidence_grade(reader):
+    assert "evidence grade" in reader.read("PHN ketamine evidence").populations
+    assert "evidence grade" in reader.read("how strong is it for CRPS").populations
+    # a kind of paper, or a look-up of one, does not ask how strong the evidence is
+    assert "evidence grade" not in reader.read("the 2003 evidence-based review").populations
+    assert "evidence grade" not in reader.read("thin evidence", lookup=True).populations
+    assert "evidence grade" in passage_populations("there is weak evidence", "Section I")
+    assert "evidence grade" not in passage_populations("N = 172", "Section I › evidence")
+
+
+def test_words_that_frame_a_look_up_are_not_concepts(reader):
+    analysis = reader.read("Which letter reported that propofol changes it?", lookup=True)
+    typed = {c.typed for c in analysis.concepts}
+    assert not typed & {"letter", "reported"}
+    assert "propofol" in typed
+
+
+def test_salience_probes_the_rarest_missing_concepts_first_and_at_most_four(reader):
+    analysis = reader.read("lidocaine or lignocaine or procaine or bupivacaine or ropivacaine")
+    probes = analysis.salience_probes()
+    assert len(probes) == 4
+    assert all(typed not in text for typed, text in probes)
+    probed = analysis.with_salience({probes[0][0]: 0.3})
+    assert probed.missing_salience == 0.3
+    assert reader.read("ketamine for CRPS").salience_probes() == []
+
+
+def test_without_removes_whole_words_only():
+    assert without("IV magnesium (iv) for CRPS", "iv") == "magnesium ( ) for CRPS"
+    assert without("ketamine and ketamines", "ketamine") == "and ketamines"
+
+
+def test_illicit_drugs_read_as_the_substance_abuse_contraindication(reader):
+    for question in ("current heroin use, ketamine?", "cocaine and ketamine infusions"):
+        analysis = reader.read(question)
+        assert "substance abuse" in analysis.populations, question
+        assert not analysis.missing_concepts, question

@@ -149,6 +149,7 @@ class Answerer:
         out["missing_specific"] = float(len(analysis.missing_specific))
         out["missing_share"] = len(analysis.missing_concepts) / len(concepts) if concepts else 0.0
         out["foreign_count"] = float(len(analysis.unknown_words))
+        out["missing_salience"] = analysis.missing_salience
         idfs = [self.idf(t) for t in terms]
         if idfs:
             out["max_idf"] = max(idfs)

@@ -159,7 +159,14 @@ class Assistant:
         """Read the question, encode what it asks for, and rank passages: the one path that
         `ask`, the verdict's fitting and the benchmarks share."""
         analysis = self.reader.read(question, lookup=asks_for_citation(question))
-        vector = self.encoder.encode([analysis.search_text])[0]
+        probes = analysis.salience_probes()
+        vectors = self.encoder.encode([analysis.search_text, *(text for _, text in probes)])
+        vector = vectors[0]
+        if probes:
+            moved = [1.0 - float(vector @ v) for v in vectors[1:]]
+            analysis = analysis.with_salience(
+                {typed: m for (typed, _), m in zip(probes, moved, strict=True)}
+            )
         hits = self.retriever.search(
             analysis.search_text,
             k,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -40,13 +40,22 @@ FRAMING_WORDS = frozenset(
     which who whom where why whether does do did doing done get gets getting go going
     used also just really please thanks thank hi hello quick question q re consider
     considered considering appropriate indicated indication indications there
-    shouldnt cant dont wont isnt arent doesnt didnt wouldnt couldnt whats""".split()
+    shouldnt cant dont wont isnt arent doesnt didnt wouldnt couldnt whats
+    wrote written write writes authored author authors coauthors colleagues coworkers
+    published publish cited cite cites quoted quote listed reported report reports
+    looked examined studied pooled reviewed assessed compared found showed shown
+    letter commentary worthwhile""".split()
 )
+# (The second group frames a question about a publication or a study, "Which letter reported
+# ...", "pooled by Orhurhu and colleagues": what a paper did, never the clinical subject.)
 
 # A missing concept rarer than this in general English (Zipf scale: 3 = once per million
 # words, 6 = once per thousand) is specific: "pregnancy" (4.3), "lidocaine" (2.5), not
 # "wrote" (5.0) or "size" (5.1). Only specific missing concepts make a "not covered" verdict.
 SPECIFIC_BELOW_ZIPF = 4.5
+
+# Missing concepts whose salience is measured (each costs one more text in the encoder's batch)
+MAX_SALIENCE_PROBES = 4
 
 # Populations a question may name; a passage about the same population ranks first. Patients
 # with a condition the statement lists as a contraindication are a population too: a case
@@ -61,6 +70,25 @@ POPULATION_TERMS = {
     "hepatic": ("hepatic",),
     "raised pressure": ("intracranial", "intraocular"),
     "substance abuse": ("abuse",),
+}
+# The populations A-2 (ii) lists as contraindications. A case question that names one ("He has
+# schizophrenia") must find the contraindication first, before the passage about his CRPS, so
+# these are boosted twice (`retrieve.apply_population_prior`).
+CONTRAINDICATED = frozenset(
+    {"psychoses", "cardiovascular", "hepatic", "raised pressure", "substance abuse"}
+)
+
+# What a question asks about a topic, beside whom: "PHN ketamine evidence" wants the bullet that
+# grades the evidence for PHN, not the paragraph that lists PHN among the conditions studied.
+# Read from the question by `_ASPECT_RES`, from a passage by its words; boosted like populations.
+ASPECT_TERMS = {
+    "evidence grade": ("evidence", "grade"),
+}
+_ASPECT_RES = {
+    # "evidence-based review" names a kind of paper, it does not ask how strong the evidence is
+    "evidence grade": re.compile(
+        r"\b(evidence(?![\s-]+based)|grade[ds]?|level of certainty|how strong)\b"
+    ),
 }
 
 
@@ -79,6 +107,7 @@ class Concept:
     terms: tuple[str, ...]  # the statement words it was read as (itself, a fix, an expansion)
     mentioned: bool
     zipf: float  # how common the word is in general English (wordfreq's Zipf scale)
+    salience: float = 0.0  # how much the question's meaning rests on it (see `with_salience`)
 
     @property
     def specific(self) -> bool:
@@ -103,6 +132,31 @@ class QueryAnalysis:
     @property
     def missing_specific(self) -> tuple[str, ...]:
         return tuple(c.typed for c in self.concepts if not c.mentioned and c.specific)
+
+    @property
+    def missing_salience(self) -> float:
+        """How much of the question rests on what the statement never mentions: 0 when it
+        mentions everything; high for "lidocaine infusion rate", low for "Maher and colleagues"."""
+        return max((c.salience for c in self.concepts if not c.mentioned), default=0.0)
+
+    def salience_probes(self, limit: int = MAX_SALIENCE_PROBES) -> list[tuple[str, str]]:
+        """(concept, the search text without it) for the missing concepts worth measuring,
+        the rarest first, at most `limit` so a long case question costs a bounded batch."""
+        missing = sorted(
+            (c for c in self.concepts if not c.mentioned), key=lambda c: (not c.specific, c.zipf)
+        )
+        return [(c.typed, without(self.search_text, c.typed)) for c in missing[:limit]]
+
+    def with_salience(self, salience: dict[str, float]) -> QueryAnalysis:
+        """The analysis with each probed concept's salience: 1 - cos(question, question
+        without the concept), from one batch of the encoder. Dropping "lidocaine" from a
+        lidocaine question moves its meaning; dropping "colleagues" hardly does. This is what
+        tells a near-miss about another drug from an answerable question with a stray word."""
+        concepts = tuple(
+            replace(c, salience=round(salience[c.typed], 6)) if c.typed in salience else c
+            for c in self.concepts
+        )
+        return replace(self, concepts=concepts)
 
 
 @dataclass(frozen=True)
@@ -187,8 +241,8 @@ class QueryReader:
         expansions, covered = self._expand(text)
         expansions += self._capital_terms(question)
         concepts = [
-            Concept(typed, words, self._mentioned(words, terms), self._zipf(typed))
-            for typed, words in expansions
+            Concept(typed, reading, self._mentioned(reading, terms), self._zipf(typed))
+            for typed, reading in expansions
         ]
         covered_words = {w for t in covered for w in _words_of(t)}
         seen = {c.typed.lower() for c in concepts}
@@ -224,7 +278,7 @@ class QueryReader:
             corrections=tuple(corrections),
             expansions=tuple(expansions),
             concepts=tuple(concepts),
-            populations=self._populations(text, expansions),
+            populations=self._populations(text, expansions) + self._aspects(text, lookup),
             unknown_words=unknown,
             lookup=lookup,
         )
@@ -262,9 +316,9 @@ class QueryReader:
                 fixes.append((word, fix))
         return fixes
 
-    def _mentioned(self, words: tuple[str, ...], terms: set[str]) -> bool:
+    def _mentioned(self, reading: tuple[str, ...], terms: set[str]) -> bool:
         """A reading is mentioned when every index term of one of its words is in `terms`."""
-        for w in words:
+        for w in reading:
             toks = self.tokenizer.tokenize(w)
             if toks and all(t in terms for t in toks):
                 return True
@@ -298,11 +352,29 @@ class QueryReader:
         }
         return tuple(p for p, names in POPULATION_TERMS.items() if words & set(names))
 
+    @staticmethod
+    def _aspects(text: str, lookup: bool) -> tuple[str, ...]:
+        """The aspects a question asks about; none when it looks up a publication, whose
+        title may say "evidence" without asking how strong it is."""
+        if lookup:
+            return ()
+        return tuple(a for a, pattern in _ASPECT_RES.items() if pattern.search(text))
+
 
 def passage_populations(text: str, section: str) -> frozenset[str]:
-    """The populations a passage is about, from its words and its section path."""
+    """The populations a passage is about, from its words and its section path, and the
+    aspects its own words state (a passage grading evidence says "evidence" or "grade")."""
     words = set(raw_words(f"{section} {text}"))
-    return frozenset(p for p, names in POPULATION_TERMS.items() if words & set(names))
+    found = {p for p, names in POPULATION_TERMS.items() if words & set(names)}
+    text_words = set(raw_words(text))
+    found |= {a for a, names in ASPECT_TERMS.items() if text_words & set(names)}
+    return frozenset(found)
+
+
+def without(text: str, typed: str) -> str:
+    """`text` with every occurrence of the typed concept removed (as a whole word)."""
+    pattern = re.compile(r"(?<!\w)" + re.escape(typed) + r"(?!\w)", re.IGNORECASE)
+    return " ".join(pattern.sub(" ", text).split())
 
 
 def _words_of(phrase: str) -> list[str]:

@@ -20,7 +20,7 @@ from ketaqa.config import RetrievalSettings
 from ketaqa.pipeline.bm25 import Parameters, SparseBM25
 from ketaqa.pipeline.embedding import TextEncoder
 from ketaqa.pipeline.index import Index
-from ketaqa.pipeline.query import passage_populations
+from ketaqa.pipeline.query import CONTRAINDICATED, passage_populations
 
 
 @dataclass(frozen=True)
@@ -171,6 +171,7 @@ _LOOKUP_RE = re.compile(
 # Passages that name things rather than say things: bibliography entries, the citation
 # headings of Section I items and Section II studies, the title, the contents.
 PRIOR_KINDS = ("entry", "item", "title", "contents")
+DOCUMENT_KINDS = ("title", "contents")  # name this document: never a look-up's answer
 
 
 def asks_for_citation(question: str) -> bool:
@@ -182,13 +183,15 @@ def apply_entry_prior(
     kinds: Sequence[str], fused: dict[int, float], question: str, prior: float
 ) -> dict[int, float]:
     """Down-weight bare bibliography entries (and the title and contents) unless the question
-    looks up a publication.
+    looks up a publication; the title and contents are down-weighted even then.
 
     An entry shares its title's words with many clinical questions but answers none of them;
-    the passages that report the study do."""
-    if prior == 1.0 or asks_for_citation(question):
+    the passages that report the study do. The title and contents name this document, so they
+    answer no look-up of a paper either ("Which paper reviewed oral ketamine?")."""
+    if prior == 1.0:
         return fused
-    return {i: s * prior if kinds[i] in PRIOR_KINDS else s for i, s in fused.items()}
+    weighted = DOCUMENT_KINDS if asks_for_citation(question) else PRIOR_KINDS
+    return {i: s * prior if kinds[i] in weighted else s for i, s in fused.items()}
 
 
 def apply_population_prior(
@@ -198,11 +201,19 @@ def apply_population_prior(
     boost: float,
 ) -> dict[int, float]:
     """Rank passages about the population a question names ("paeds", "in the ED") first:
-    an adult infusion rate is the wrong answer to a question about children."""
+    an adult infusion rate is the wrong answer to a question about children.
+
+    A listed contraindication is boosted twice (boost squared): missing it is the worst
+    failure, and a case question's other details (CRPS, a wrist fracture) pull elsewhere."""
     if boost == 1.0 or not populations or not passage_populations:
         return fused
     wanted = set(populations)
-    return {i: s * boost if wanted & passage_populations[i] else s for i, s in fused.items()}
+    out = {}
+    for i, s in fused.items():
+        shared = wanted & passage_populations[i]
+        factor = boost * boost if shared & CONTRAINDICATED else boost
+        out[i] = s * factor if shared else s
+    return out
 
 
 class HybridRetriever:

@@ -44,6 +44,7 @@ SIGNALS = (
     "nqc",  # normalised query commitment: spread of the top BM25 scores over their mean
     "bm25_top",  # the top evidence passage's BM25 score per question term
     "fused_margin",  # how far the first passage leads the second, relative to the first
+    "missing_salience",  # how far the question's meaning moves without its missing concepts
 )
 
 
