@@ -139,3 +139,50 @@ def test_structure_summary_is_the_same_for_txt_and_pdf(pdf_corpus):
     counts = [line.split(": ", 1)[1].rsplit(", pages", 1)[0] for line in lines]
     assert counts[0] == counts[1]
     assert "15 items, 53 bibliography entries (53 linked)" in counts[0]
+
+
+GUIDANCE = [  # a synthetic document outside the template: (text, bold)
+    ("Guidance on the storage of a synthetic test compound", True),
+    ("Storage", True),
+    ("Keep the synthetic compound below 25 degrees, away from light.", False),
+    ("Disposal", True),
+    ("Return unused synthetic compound to the pharmacy; never pour it away.", False),
+]
+
+
+def test_a_pdf_outside_the_template_takes_its_sections_from_its_bold_headings(tmp_path):
+    """Part by part: no template cue at all, yet each paragraph sits under the nearest
+    heading the PDF sets in bold, instead of the whole document collapsing to its file name."""
+    from document_fixtures import find_font
+    from fpdf import FPDF
+
+    font_dir = find_font()
+    if font_dir is None:
+        pytest.skip("no DejaVu TTF (Debian fonts-dejavu-core) to render the fixture PDF")
+    pdf = FPDF(format="A4")
+    pdf.add_font("dejavu", "", str(font_dir / "DejaVuSans.ttf"))
+    pdf.add_font("dejavu", "B", str(font_dir / "DejaVuSans-Bold.ttf"))
+    pdf.add_page()
+    for text, bold in GUIDANCE:
+        pdf.set_font("dejavu", "B" if bold else "", 12 if bold else 10)
+        pdf.multi_cell(0, 6, text, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(2 if bold else 6)
+    pdf.output(str(tmp_path / "guidance.pdf"))
+    passages = build_passages(load_corpus(tmp_path))
+    sections = {p.text: str(p.section) for p in passages}
+    keep = next(t for t in sections if t.startswith("Keep the synthetic"))
+    gone = next(t for t in sections if t.startswith("Return unused"))
+    assert sections[keep].endswith("Storage")
+    assert sections[gone].endswith("Disposal")
+    assert not any(t in ("Storage", "Disposal") for t in sections)  # headings are not passages
+
+
+def test_a_text_outside_the_template_takes_its_sections_from_upper_case_headings(tmp_path):
+    (tmp_path / "note.txt").write_text(
+        "STORAGE\n\nKeep it cool.\n\nDISPOSAL\n\nReturn it to the pharmacy.\n", encoding="utf-8"
+    )
+    passages = build_passages(load_corpus(tmp_path))
+    assert [(p.text, str(p.section).split(" › ")[-1]) for p in passages] == [
+        ("Keep it cool.", "STORAGE"),
+        ("Return it to the pharmacy.", "DISPOSAL"),
+    ]

@@ -54,8 +54,10 @@ FRAMING_WORDS = frozenset(
 # "wrote" (5.0) or "size" (5.1). Only specific missing concepts make a "not covered" verdict.
 SPECIFIC_BELOW_ZIPF = 4.5
 
-# Missing concepts whose salience is measured (each costs one more text in the encoder's batch)
-MAX_SALIENCE_PROBES = 4
+# Missing concepts whose salience is measured, the rarest first. Each costs one more text in
+# the encoder's batch; on dev, one probe decides as well as four (a near-miss's telling word
+# is its rarest), at a third of the extra encoding for a long case question.
+MAX_SALIENCE_PROBES = 1
 
 # Populations a question may name; a passage about the same population ranks first. Patients
 # with a condition the statement lists as a contraindication are a population too: a case
@@ -140,8 +142,8 @@ class QueryAnalysis:
         return max((c.salience for c in self.concepts if not c.mentioned), default=0.0)
 
     def salience_probes(self, limit: int = MAX_SALIENCE_PROBES) -> list[tuple[str, str]]:
-        """(concept, the search text without it) for the missing concepts worth measuring,
-        the rarest first, at most `limit` so a long case question costs a bounded batch."""
+        """(concept, the search text without it) for the missing concepts worth measuring:
+        the rarest first, at most `limit` (the encoder's extra batch stays small)."""
         missing = sorted(
             (c for c in self.concepts if not c.mentioned), key=lambda c: (not c.specific, c.zipf)
         )

@@ -2,7 +2,8 @@
 
 The position statement is parsed by its real layout (`ketaqa.pipeline.statement`) into verbatim
 `Block`s that know their section path, printed pages and the reference they report. Other
-documents fall back to paragraphs under Markdown headings, with pages from the PDF.
+documents fall back to paragraphs under their own headings (Markdown, bold or larger PDF type,
+upper case), with pages from the PDF.
 
 Blocks are spans `[start, end)` of the document text: nothing here edits or rewrites the source.
 """
@@ -17,7 +18,13 @@ from ketaqa.pipeline.outline import Block, BlockKind, Outline, PageSpan, Section
 from ketaqa.pipeline.statement import StatementParser
 from ketaqa.pipeline.structure_report import structure_summary
 
-__all__ = ["document_citation", "parse_document", "parse_generic", "structure_summary"]
+__all__ = [
+    "document_citation",
+    "is_plain_heading",
+    "parse_document",
+    "parse_generic",
+    "structure_summary",
+]
 
 HEADING_MD_RE = re.compile(r"^(#{1,6})\s+(.*)$")
 
@@ -29,11 +36,17 @@ def parse_document(doc: Document, references: tuple[Reference, ...]) -> Outline:
 
 
 def parse_generic(doc: Document) -> Outline:
-    """Any other document: paragraphs under Markdown headings, pages from the PDF."""
+    """Any other document: paragraphs under the nearest heading above, pages from the PDF.
+
+    Headings are what the document itself marks as such: Markdown `#` lines, lines the PDF sets
+    in bold or a larger size (`Document.headings`), and short upper-case lines. A heading that
+    opens a paragraph (a PDF often runs the heading into the text below it) names the section
+    and the rest of the paragraph is its first block."""
     title = doc.doc_id
     stack: list[tuple[int, str]] = []
     blocks = []
     pos = 0
+    headings = frozenset(doc.headings)
     for para in re.split(r"(\n\s*\n)", doc.text):
         start = pos
         pos += len(para)
@@ -48,11 +61,29 @@ def parse_generic(doc: Document) -> Outline:
             level = len(m.group(1))
             stack = [(lv, name) for lv, name in stack if lv < level] + [(level, m.group(2))]
             continue
+        first = body.split("\n", 1)[0]
+        if is_plain_heading(first, start in headings):
+            stack = [(1, first.strip())]
+            rest = body[len(first) :]
+            if not rest.strip():
+                continue
+            start += len(first) + (len(rest) - len(rest.lstrip()))
         path = SectionPath((title, *(name for _, name in stack)))
         page = doc.page_at(start)
         last = doc.page_at(end - 1)
         blocks.append(Block(start, end, BlockKind.PARAGRAPH, path, PageSpan(page, last)))
     return Outline(doc.doc_id, tuple(blocks))
+
+
+def is_plain_heading(line: str, set_apart: bool) -> bool:
+    """A heading of a document outside the template: short, not a sentence, and either set
+    apart by the PDF's type (bold or larger) or written in upper case."""
+    words = line.split()
+    if not words or len(words) > 12 or line.rstrip().endswith((".", ",", ";", ":")):
+        return False
+    letters = [c for c in line if c.isalpha()]
+    shouting = len(letters) >= 4 and all(c.isupper() for c in letters)
+    return set_apart or shouting
 
 
 def document_citation(doc: Document) -> str:
