@@ -13,6 +13,7 @@ with its own TMPDIR and data folder, so nothing else on the machine is counted.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import sqlite3
@@ -72,8 +73,11 @@ def _free_port() -> int:
 
 def _tmp_usage(folder: Path) -> tuple[int, int, int, int]:
     """Files and bytes under the app's TMPDIR; its ketaqa-tmp roots, and the most per-request
-    folders in one of them."""
-    files = [p for p in folder.rglob("*") if p.is_file()]
+    folders in one of them.
+
+    The app removes folders while this walks, so every vanished entry is skipped: os.walk
+    ignores folders that are gone (Path.rglob raises), and stat and iterdir are guarded."""
+    files = [Path(top, name) for top, _, names in os.walk(folder) for name in names]
     size = 0
     for p in files:
         try:
@@ -81,8 +85,15 @@ def _tmp_usage(folder: Path) -> tuple[int, int, int, int]:
         except OSError:  # removed by the app meanwhile
             continue
     roots = list(folder.glob("ketaqa-tmp-*"))
-    most = max((sum(1 for _ in r.iterdir()) for r in roots if r.is_dir()), default=0)
+    most = max((_entries(r) for r in roots), default=0)
     return len(files), size, len(roots), most
+
+
+def _entries(folder: Path) -> int:
+    try:
+        return sum(1 for _ in folder.iterdir())
+    except OSError:  # the root went with its process
+        return 0
 
 
 class ExportButton:

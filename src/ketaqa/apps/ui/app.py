@@ -44,6 +44,9 @@ def about_corpus(assistant: Assistant) -> str:
     return render.about_corpus_html(line, have >= can_have)
 
 
+GRADIO_CACHE = (60, 600)  # (check every s, delete older than s)
+
+
 def build_app(
     assistant: Assistant,
     settings: Settings | None = None,
@@ -55,7 +58,10 @@ def build_app(
     with gr.Blocks(
         title="ketaqa — ketamine position statement",
         analytics_enabled=False,
-        delete_cache=(3600, 86400),  # exported files leave Gradio's cache after a day
+        # Gradio keeps a copy of every exported file for the browser to download; checked each
+        # minute, copies older than 10 minutes go, so the cache levels off instead of growing
+        # for a day (the 30-minute soak grew it to 911 MB with the old (3600, 86400))
+        delete_cache=GRADIO_CACHE,
     ) as app:
         html_box(notice(assistant), elem_id="notice")
         with gr.Accordion("About this corpus", open=False, elem_id="about-corpus"):
