@@ -149,3 +149,18 @@ def test_evidence_questions_rank_the_graded_bullet_first(assistant, question):
     that spells it out too still comes first (a known failure, see the closing note)."""
     answer = assistant.ask(question, top_k=3)
     assert "weak or no evidence" in answer.passages[0].passage.text
+
+
+def test_a_stated_contraindication_is_answered_whatever_the_model_says(assistant):
+    """The rule above the fitted model: even a model that never says "answers" cannot tell a
+    clinician that the statement is silent on a contraindication it lists first."""
+    from dataclasses import replace
+
+    answerer = assistant.answerer
+    saved = answerer.model
+    answerer.model = replace(saved, threshold=1.01)
+    try:
+        assert assistant.ask("bipolar with psychosis, ketamine ok?").verdict is Verdict.ANSWERS
+        assert assistant.ask("ketamine for CRPS").verdict is not Verdict.ANSWERS
+    finally:
+        answerer.model = saved

@@ -17,7 +17,7 @@ import numpy as np
 
 from ketaqa.pipeline.index import Index
 from ketaqa.pipeline.passages import Passage
-from ketaqa.pipeline.query import QueryAnalysis
+from ketaqa.pipeline.query import CONTRAINDICATED, QueryAnalysis, passage_populations
 from ketaqa.pipeline.retrieve import PRIOR_KINDS, Hit
 from ketaqa.pipeline.verdict import SIGNALS as SIGNAL_NAMES
 from ketaqa.pipeline.verdict import Verdict, VerdictModel, decide
@@ -74,6 +74,9 @@ class Answerer:
             for p, spans in zip(index.passages, index.unit_spans, strict=True)
         ]
         self._kinds = [p.kind for p in index.passages]
+        self._contraindications = [
+            passage_populations(p.text, str(p.section)) & CONTRAINDICATED for p in index.passages
+        ]
 
     def idf(self, term: str) -> float:
         return self._idf.get(term, self._oov_idf)
@@ -98,7 +101,18 @@ class Answerer:
             threshold = self.abstain_threshold
         missing = analysis.missing_concepts
         verdict = decide(probability, threshold, missing)
+        if self.states_contraindication(analysis, hits):
+            verdict = Verdict.ANSWERS
         return Answer(analysis.question, verdict, round(probability, 4), missing, tuple(ranked))
+
+    def states_contraindication(self, analysis: QueryAnalysis, hits: list[Hit]) -> bool:
+        """Whether the question names a contraindication the statement lists and the first
+        evidence passage states it. Then the verdict is `answers`, whatever the model's
+        probability: a clinician asking about a patient with psychosis must never read "the
+        statement does not cover this" above the passage that says to avoid ketamine."""
+        named = set(analysis.populations) & CONTRAINDICATED
+        top = self.evidence(hits, analysis.lookup)[:1]
+        return bool(named and top and named & self._contraindications[top[0]])
 
     def evidence(self, hits: list[Hit], lookup: bool) -> list[int]:
         """The passages a verdict may rest on: never a bibliography entry, the title or the

@@ -85,12 +85,13 @@ class VerdictModel:
 
 
 def decide(probability: float, threshold: float, missing: tuple[str, ...]) -> Verdict:
-    """Answers above the threshold; below it, "not covered" only when a specific concept of
-    the question is missing from the statement (`missing` holds only those).
+    """Answers above the threshold; below it, "not covered" only when a concept of the
+    question is missing from the statement (`missing`: the concepts it never mentions).
 
-    A question whose every specific concept the statement mentions is never told "not
-    covered": at worst it is `related`, and its passages are shown as related, so a clinician
-    asking about a listed contraindication is never told the statement is silent on it."""
+    A question whose every concept the statement mentions is never told "not covered": at
+    worst it is `related`, and its passages are shown as related. A question that names a
+    listed contraindication whose passage comes first is answered whatever this says
+    (`Answerer.states_contraindication`)."""
     if probability >= threshold:
         return Verdict.ANSWERS
     return Verdict.NOT_COVERED if missing else Verdict.RELATED
