@@ -29,6 +29,7 @@ from ketaqa.apps.ui.guard import (
     new_save_token,
     remove_stale_roots,
     save_request_id,
+    sweep_old_files,
 )
 from ketaqa.config import REPO_ROOT, Settings
 from ketaqa.errors import InputError
@@ -327,3 +328,20 @@ def test_save_request_id_is_the_same_for_the_same_save_only():
 def test_control_characters_are_escaped_for_the_terminal():
     assert terminal_safe("a\x9b31mb\x1b[2J\tc\n") == "a\\x9b31mb\\x1b[2J\tc\n"
     assert json_terminal_safe('{"t": "a\x9bb"}') == '{"t": "a\\u009bb"}'
+
+
+def test_the_gradio_cache_sweep_removes_old_files_and_keeps_new_ones(tmp_path):
+    """F8 under load: Gradio leaves an untracked copy of every exported file; the sweeper
+    removes cached files older than its age, whoever made them, and their emptied folders."""
+    old = tmp_path / "aa" / "week-1.md"
+    new = tmp_path / "bb" / "week-2.md"
+    for path in (old, new):
+        path.parent.mkdir()
+        path.write_text("x", encoding="utf-8")
+    now = new.lstat().st_ctime
+    assert sweep_old_files(tmp_path, older_than=600, now=now + 601) == 2
+    assert not (tmp_path / "aa").exists() and not (tmp_path / "bb").exists()
+    new.parent.mkdir()
+    new.write_text("x", encoding="utf-8")
+    assert sweep_old_files(tmp_path, older_than=600, now=new.lstat().st_ctime + 5) == 0
+    assert new.exists()

@@ -9,6 +9,7 @@ same port, behind the same login.
 """
 
 from dataclasses import replace
+from pathlib import Path
 
 import gradio as gr
 from starlette.middleware import Middleware
@@ -16,7 +17,12 @@ from starlette.middleware import Middleware
 from ketaqa import teaching
 from ketaqa.apps.json_api import JsonApi
 from ketaqa.apps.ui import api, ask_tab, eval_tab, render, sets_tab
-from ketaqa.apps.ui.guard import ClientAddress, LoginThrottle, auth_function
+from ketaqa.apps.ui.guard import (
+    ClientAddress,
+    LoginThrottle,
+    auth_function,
+    start_cache_sweeper,
+)
 from ketaqa.apps.ui.widgets import PAGE_CSS, html_box
 from ketaqa.config import ServerSettings, Settings
 from ketaqa.pipeline.assistant import Assistant
@@ -58,9 +64,9 @@ def build_app(
     with gr.Blocks(
         title="ketaqa — ketamine position statement",
         analytics_enabled=False,
-        # Gradio keeps a copy of every exported file for the browser to download; checked each
-        # minute, copies older than 10 minutes go, so the cache levels off instead of growing
-        # for a day (the 30-minute soak grew it to 911 MB with the old (3600, 86400))
+        # Gradio keeps copies of every exported file for the browser to download; checked each
+        # minute, copies older than 10 minutes go (here for the copies Gradio tracks, and by
+        # `start_cache_sweeper` below for the ones it does not), so the cache levels off
         delete_cache=GRADIO_CACHE,
     ) as app:
         html_box(notice(assistant), elem_id="notice")
@@ -87,6 +93,8 @@ def build_app(
         eval_tab.wire(evaluation, assistant)
         api.register(assistant, store)
 
+    every, older_than = GRADIO_CACHE
+    start_cache_sweeper(Path(gr.utils.get_upload_folder()), every, older_than)
     app.queue(default_concurrency_limit=concurrency, max_size=64)
     # The JSON API's routes travel with the Blocks until `launch` hands them to FastAPI.
     server = replace(settings.server, concurrency=concurrency)

@@ -221,3 +221,39 @@ def _running(pid: int) -> bool:
 
 
 FOLDERS = TempFolders()
+
+
+def sweep_old_files(folder: Path, older_than: float, now: float | None = None) -> int:
+    """Remove files under `folder` last changed more than `older_than` seconds ago, and the
+    folders that leaves empty; the number of files removed. Vanished entries are skipped."""
+    now = time.time() if now is None else now
+    removed = 0
+    for top, _dirs, names in os.walk(folder, topdown=False):
+        for name in names:
+            path = Path(top, name)
+            with contextlib.suppress(OSError):
+                if now - path.lstat().st_ctime > older_than:
+                    path.unlink()
+                    removed += 1
+        if Path(top) != folder:
+            with contextlib.suppress(OSError):
+                Path(top).rmdir()  # only when empty
+    return removed
+
+
+def start_cache_sweeper(folder: Path, every: float, older_than: float) -> threading.Thread:
+    """Sweep Gradio's file cache on a daemon thread.
+
+    Gradio's own `delete_cache` removes only the copies it tracks per component; every export
+    also leaves an untracked copy (seen with Gradio 6: two copies per returned file, one never
+    deleted), so a 30-minute soak grew the cache to hundreds of MB. This removes every cached
+    file older than `older_than`, whoever made it."""
+
+    def sweep() -> None:
+        while True:
+            time.sleep(every)
+            sweep_old_files(folder, older_than)
+
+    thread = threading.Thread(target=sweep, name="ketaqa-cache-sweeper", daemon=True)
+    thread.start()
+    return thread
