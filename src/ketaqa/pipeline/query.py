@@ -51,7 +51,8 @@ FRAMING_WORDS = frozenset(
 
 # A missing concept rarer than this in general English (Zipf scale: 3 = once per million
 # words, 6 = once per thousand) is specific: "pregnancy" (4.3), "lidocaine" (2.5), not
-# "wrote" (5.0) or "size" (5.1). Only specific missing concepts make a "not covered" verdict.
+# "wrote" (5.0) or "size" (5.1). How many missing concepts are specific is one of the verdict
+# model's signals; every missing concept is named when the verdict is "not covered".
 SPECIFIC_BELOW_ZIPF = 4.5
 
 # Missing concepts whose salience is measured, the rarest first. Each costs one more text in
