@@ -15,20 +15,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ketaqa.teaching.schema import ITEM_COLUMNS, SET_COLUMNS
+
 MAX_SKIPS = 100_000  # failed reads tolerated per table before giving up on the rest of it
 RECOVERED_SET = "Recovered items"
-SET_COLUMNS = ("id", "name", "created", "updated")
-ITEM_COLUMNS = (
-    "id",
-    "set_id",
-    "position",
-    "question",
-    "note",
-    "correct_passage_id",
-    "passages",
-    "created",
-    "request_id",
-)
 
 
 @dataclass(frozen=True)

@@ -32,20 +32,20 @@ CREATE INDEX IF NOT EXISTS items_by_set ON items(set_id, position);
 CREATE UNIQUE INDEX IF NOT EXISTS items_by_request ON items(request_id)
     WHERE request_id IS NOT NULL;
 """
-COLUMNS = {
-    "sets": {"id", "name", "created", "updated"},
-    "items": {
-        "id",
-        "set_id",
-        "position",
-        "question",
-        "note",
-        "correct_passage_id",
-        "passages",
-        "created",
-        "request_id",
-    },
-}
+# The columns in table order: salvage copies rows by position, the stores check them as sets.
+SET_COLUMNS = ("id", "name", "created", "updated")
+ITEM_COLUMNS = (
+    "id",
+    "set_id",
+    "position",
+    "question",
+    "note",
+    "correct_passage_id",
+    "passages",
+    "created",
+    "request_id",
+)
+COLUMNS = {"sets": set(SET_COLUMNS), "items": set(ITEM_COLUMNS)}
 
 
 def writable(path: Path) -> bool:
