@@ -7,6 +7,7 @@ Errors the user can act on become one line on stderr and a non-zero exit, never 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -236,31 +237,22 @@ def _run(args: argparse.Namespace) -> int:
         return cmd_ask(args)
     if args.command == "serve":
         return cmd_serve(args)
-    if args.command == "eval":
-        from ketaqa.apps.eval_command import cmd_eval
-
-        return cmd_eval(args, _progress)
-    if args.command == "bench":
-        from ketaqa.apps.tool_commands import cmd_bench
-
-        return cmd_bench(args, _progress)
-    if args.command == "loadtest":
-        from ketaqa.apps.tool_commands import cmd_loadtest
-
-        return cmd_loadtest(args, _progress)
-    if args.command == "soak":
-        from ketaqa.apps.tool_commands import cmd_soak
-
-        return cmd_soak(args, _progress)
-    if args.command == "abstracts":
-        from ketaqa.apps.abstracts_command import cmd_abstracts
-
-        return cmd_abstracts(args, _progress)
-    if args.command == "sets":
-        from ketaqa.apps.checks import cmd_sets
-
-        return cmd_sets(args, _progress)
+    if args.command in LAZY_COMMANDS:
+        module, function = LAZY_COMMANDS[args.command]
+        return getattr(importlib.import_module(module), function)(args, _progress)
     return EXIT_USAGE
+
+
+# The commands whose handlers take (args, progress), imported only when run, so that
+# `ketaqa ask` never pays for the evaluation's, the bench's or the soak's imports.
+LAZY_COMMANDS = {
+    "eval": ("ketaqa.apps.eval_command", "cmd_eval"),
+    "bench": ("ketaqa.apps.tool_commands", "cmd_bench"),
+    "loadtest": ("ketaqa.apps.tool_commands", "cmd_loadtest"),
+    "soak": ("ketaqa.apps.tool_commands", "cmd_soak"),
+    "abstracts": ("ketaqa.apps.abstracts_command", "cmd_abstracts"),
+    "sets": ("ketaqa.apps.checks", "cmd_sets"),
+}
 
 
 def cmd_index(args: argparse.Namespace) -> int:
