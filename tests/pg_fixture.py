@@ -11,13 +11,14 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from ketaqa.tools.net import free_port
 
 INSTALL_HINT = "apt-get install postgresql (what .ci/run and make test do as root)"
 
@@ -33,17 +34,11 @@ def _bindir() -> Path | None:
     return Path(initdb).parent if initdb else None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class PostgresServer:
     def __init__(self, bindir: Path, root: Path, as_user: str | None):
         self.bindir, self.root, self.as_user = bindir, root, as_user
         self.data, self.sockets = root / "data", root / "sockets"
-        self.port = _free_port()
+        self.port = free_port()
         self._names = itertools.count(1)
 
     def _run(self, *args: str) -> None:

@@ -7,7 +7,6 @@ import html
 import json
 import os
 import re
-import socket
 from dataclasses import replace
 
 import pytest
@@ -22,16 +21,11 @@ from ketaqa.apps.ui import app as ui
 from ketaqa.apps.ui import ask_tab, render
 from ketaqa.config import REPO_ROOT
 from ketaqa.pipeline.assistant import NOTICE
+from ketaqa.tools.net import free_port
 
 pytestmark = pytest.mark.slow
 
 CONTRAINDICATIONS = "What are the contraindications to ketamine infusions?"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 from dataclasses import replace
 
 import pytest
 
 from ketaqa.errors import InputError
 from ketaqa.tools.loadtest import check_loopback, run_load
+from ketaqa.tools.net import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -24,9 +24,7 @@ def test_concurrent_clients_get_answers_without_errors(assistant, settings, tmp_
     from ketaqa.apps.ui import app as ui
 
     app = ui.build_app(assistant, replace(settings, data_dir=tmp_path))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     ui.launch(app, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
     try:
         result = run_load(
@@ -50,9 +48,7 @@ def test_wrk_posts_to_the_json_api_without_errors(assistant, settings, tmp_path)
     from ketaqa.tools.httpload import run_wrk
 
     app = ui.build_app(assistant, replace(settings, data_dir=tmp_path))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     ui.launch(app, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
     try:
         questions = ["What is a position statement?", "Oral ketamine dose?"]

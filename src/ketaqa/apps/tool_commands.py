@@ -9,13 +9,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import socket
 from dataclasses import asdict
 
 from ketaqa.config import QUESTIONS_FILE, REPORTS_DIR, Settings
 from ketaqa.errors import InputError
 from ketaqa.files import write_atomic
 from ketaqa.progress import Progress
+from ketaqa.tools.net import free_port
 
 
 def cmd_bench(args: argparse.Namespace, progress: Progress) -> int:
@@ -49,9 +49,7 @@ def cmd_loadtest(args: argparse.Namespace, progress: Progress) -> int:
 
         assistant = Assistant.open_for_queries(progress=progress)
         app = ui.build_app(assistant, assistant.settings)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = free_port()
         ui.launch(app, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
         url = f"http://127.0.0.1:{port}/"
     try:

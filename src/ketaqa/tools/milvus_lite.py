@@ -17,18 +17,13 @@ from pathlib import Path
 
 from ketaqa.config import child_env
 from ketaqa.errors import KetaqaError
+from ketaqa.tools.net import free_port
 
 
 def available() -> str | None:
     """None when pymilvus and milvus-lite are installed, else why not."""
     missing = [m for m in ("pymilvus", "milvus_lite") if importlib.util.find_spec(m) is None]
     return f"{', '.join(missing)} not installed (pip install 'ketaqa[milvus]')" if missing else None
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from pathlib import Path
 import httpx
 
 from ketaqa.config import child_env
+from ketaqa.tools.net import free_port
 
 MAX_LOOPS = 100_000  # per client; the clock ends the run long before
 KEEP_FOLDERS = 32  # per-request folders the app keeps (apps.ui.guard.TempFolders.keep)
@@ -63,12 +63,6 @@ class SoakResult:
     most_request_folders: int = 0
     roots_left_at_end: int = 0
     error_samples: list[str] = field(default_factory=list)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _tmp_usage(folder: Path) -> tuple[int, int, int, int]:
@@ -310,7 +304,7 @@ def verify(db: Path, acked: dict[str, tuple[str, int]]) -> tuple[int, int]:
 
 def run_soak(minutes: float, clients: int = 16, root: Path | None = None) -> SoakResult:
     root = Path(root or tempfile.mkdtemp(prefix="ketaqa-soak-"))
-    app = App(root, _free_port())
+    app = App(root, free_port())
     result = SoakResult(minutes, clients)
     app.cli("index")
     app.start()
