@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,15 @@ os.environ["KETAQA_ABSTRACTS"] = "off"
 
 CORPUS = REPO_ROOT / "corpus"
 STATEMENT = CORPUS / "position-statement.txt"
+
+
+@pytest.fixture
+def corpus_dir(tmp_path: Path) -> Path:
+    """An empty corpus folder holding only the real references.json (for abstract imports)."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    shutil.copy(CORPUS / "references.json", folder / "references.json")
+    return folder
 
 
 @pytest.fixture(scope="session")

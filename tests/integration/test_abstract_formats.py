@@ -6,7 +6,6 @@ No network, no model. Every fixture is SYNTHETIC text in the real formats' shape
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 from fake_eutils import FIXTURES
@@ -19,16 +18,6 @@ from ketaqa.errors import KetaqaError
 from ketaqa.pipeline.abstract_corpus import load_rendered
 from ketaqa.pipeline.corpus import load_references
 from ketaqa.pipeline.pubmed_xml import parse_article_set
-
-REFERENCES = Path(__file__).resolve().parents[2] / "corpus" / "references.json"
-
-
-@pytest.fixture
-def corpus_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "corpus"
-    folder.mkdir()
-    shutil.copy(REFERENCES, folder / "references.json")
-    return folder
 
 
 def test_nbib_with_a_malformed_record_imports_the_others(corpus_dir):

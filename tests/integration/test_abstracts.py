@@ -51,14 +51,6 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeEutils, str]]:
         yield fake, url
 
 
-@pytest.fixture
-def corpus_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "corpus"
-    folder.mkdir()
-    shutil.copy(REFERENCES, folder / "references.json")
-    return folder
-
-
 def refs(corpus_dir: Path, *keys: str) -> tuple[Reference, ...]:
     by_key = {r.key: r for r in load_references(corpus_dir / "references.json")}
     return tuple(by_key[k] for k in keys)

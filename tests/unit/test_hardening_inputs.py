@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 from pathlib import Path
 
 import gradio as gr
@@ -31,14 +30,12 @@ from ketaqa.apps.ui.guard import (
     save_request_id,
     sweep_old_files,
 )
-from ketaqa.config import REPO_ROOT, Settings
+from ketaqa.config import Settings
 from ketaqa.errors import InputError
 from ketaqa.pipeline.abstract_corpus import cache_path, load_rendered
 from ketaqa.pipeline.corpus import load_references
 from ketaqa.pipeline.pubmed_xml import MAX_ABSTRACT_CHARS, PubmedXMLError, parse_article_set
 from ketaqa.text import json_terminal_safe, terminal_safe
-
-REFERENCES = REPO_ROOT / "corpus" / "references.json"
 
 
 def article(pmid: str, abstract: str) -> str:
@@ -52,14 +49,6 @@ def article(pmid: str, abstract: str) -> str:
 
 def article_set(*articles: str) -> bytes:
     return ("<PubmedArticleSet>" + "".join(articles) + "</PubmedArticleSet>").encode()
-
-
-@pytest.fixture
-def corpus_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "corpus"
-    folder.mkdir()
-    shutil.copy(REFERENCES, folder / "references.json")
-    return folder
 
 
 def one_line_error(capsys) -> str:
