@@ -367,9 +367,9 @@ class QueryReader:
 def passage_populations(text: str, section: str) -> frozenset[str]:
     """The populations a passage is about, from its words and its section path, and the
     aspects its own words state (a passage grading evidence says "evidence" or "grade")."""
-    words = set(raw_words(f"{section} {text}"))
-    found = {p for p, names in POPULATION_TERMS.items() if words & set(names)}
     text_words = set(raw_words(text))
+    words = text_words | set(raw_words(section))
+    found = {p for p, names in POPULATION_TERMS.items() if words & set(names)}
     found |= {a for a, names in ASPECT_TERMS.items() if text_words & set(names)}
     return frozenset(found)
 

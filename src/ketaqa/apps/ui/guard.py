@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import functools
 import hashlib
 import hmac
 import os
@@ -241,8 +242,10 @@ def sweep_old_files(folder: Path, older_than: float, now: float | None = None) -
     return removed
 
 
+@functools.cache
 def start_cache_sweeper(folder: Path, every: float, older_than: float) -> threading.Thread:
-    """Sweep Gradio's file cache on a daemon thread.
+    """Sweep Gradio's file cache on a daemon thread, one per process whatever the number of
+    apps built (the tests build many).
 
     Gradio's own `delete_cache` removes only the copies it tracks per component; every export
     also leaves an untracked copy (seen with Gradio 6: two copies per returned file, one never
