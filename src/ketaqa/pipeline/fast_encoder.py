@@ -28,7 +28,7 @@ import numpy as np
 
 from ketaqa.config import offline_env
 from ketaqa.errors import KetaqaError
-from ketaqa.files import sha256_file, write_atomic
+from ketaqa.files import CHECKSUMS_FILE, sha256_file, sha256_file_memo, write_atomic
 from ketaqa.pipeline.embedding import DIMENSION, Encoder, TextEncoder, model_dir, model_fingerprint
 from ketaqa.progress import Progress, quiet
 
@@ -199,7 +199,8 @@ def artefact_dir(index_dir: Path, model_hash: str | None = None) -> Path:
 def fast_encoder_status(index_dir: Path, model_path: Path | None = None) -> str:
     """ "ok", "missing", "stale: …" or "damaged: …" for the exported query encoder."""
     model_path = model_path or model_dir()
-    model_hash = model_fingerprint(model_path)
+    memo = Path(index_dir) / CHECKSUMS_FILE
+    model_hash = model_fingerprint(model_path, memo)
     folder = artefact_dir(index_dir, model_hash)
     meta_path, onnx_path = folder / META_FILE, folder / ONNX_FILE
     if not meta_path.exists():
@@ -216,7 +217,7 @@ def fast_encoder_status(index_dir: Path, model_path: Path | None = None) -> str:
         return "stale: max_seq_length changed"
     if not onnx_path.exists():
         return f"damaged: {ONNX_FILE} is missing"
-    if sha256_file(onnx_path) != meta.get("onnx_sha256"):
+    if sha256_file_memo(onnx_path, memo) != meta.get("onnx_sha256"):
         return f"damaged: {ONNX_FILE} does not match its checksum"
     return "ok"
 
@@ -228,7 +229,8 @@ def load_fast_encoder(index_dir: Path, model_path: Path | None = None) -> OnnxEn
         log.info("fast query encoder unavailable: %s", status)
         return None
     try:
-        folder = artefact_dir(index_dir, model_fingerprint(model_path or model_dir()))
+        model_hash = model_fingerprint(model_path or model_dir(), Path(index_dir) / CHECKSUMS_FILE)
+        folder = artefact_dir(index_dir, model_hash)
         return OnnxEncoder(folder / ONNX_FILE, model_path)
     except (ImportError, KetaqaError) as exc:
         log.warning("fast query encoder unavailable: %s", exc)

@@ -31,7 +31,7 @@ import numpy as np
 
 from ketaqa.config import DenseIndexSettings, Settings
 from ketaqa.errors import IndexStateError, KetaqaError
-from ketaqa.files import fsync_dir, sha256_file, write_atomic
+from ketaqa.files import CHECKSUMS_FILE, fsync_dir, sha256_file, write_atomic
 from ketaqa.pipeline.abstract_corpus import abstract_files, abstract_passages, with_cached_ids
 from ketaqa.pipeline.corpus import Corpus, Reference, corpus_fingerprint
 from ketaqa.pipeline.embedding import MODEL_ID, Encoder, model_fingerprint
@@ -106,7 +106,7 @@ def expected_fingerprint(settings: Settings, model_hash: str | None = None) -> F
         format_version=FORMAT_VERSION,
         corpus_hash=corpus_fingerprint(corpus_dir, abstract_files(corpus_dir)),
         model_id=MODEL_ID,
-        model_hash=model_hash or model_fingerprint(),
+        model_hash=model_hash or model_fingerprint(memo=settings.index_dir / CHECKSUMS_FILE),
         chunker_version=CHUNKER_VERSION,
         tokenizer_version=ClinicalTokenizer({}).version,
         bm25_variant=settings.retrieval.bm25_variant,
