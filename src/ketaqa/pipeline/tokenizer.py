@@ -138,10 +138,16 @@ class ClinicalTokenizer:
         self._stemmer = Stemmer.Stemmer("english")
         self._stems: dict[str, str] = {}
         # expansion word sequences -> abbreviation, longest first
-        self._phrases = sorted(
+        phrases = sorted(
             ((tuple(raw_words(exp)), abbr) for abbr, exp in self.abbreviations.items()),
             key=lambda p: -len(p[0]),
         )
+        # the same list by first word (longest first within), so a word tries only the phrases
+        # that can start with it: tokenising the corpus at load took about 0.1 s without this
+        self._phrases_from: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        for phrase, abbr in phrases:
+            if phrase:
+                self._phrases_from.setdefault(phrase[0], []).append((phrase, abbr))
 
     @property
     def version(self) -> str:
@@ -216,7 +222,7 @@ class ClinicalTokenizer:
             out.append(w)
             if w in self.abbreviations:
                 out.extend(raw_words(self.abbreviations[w]))
-            for phrase, abbr in self._phrases:
+            for phrase, abbr in self._phrases_from.get(w, ()):
                 if tuple(words[i : i + len(phrase)]) == phrase:
                     out.extend(words[i + 1 : i + len(phrase)])
                     out.append(abbr)
