@@ -57,6 +57,7 @@ STAGES = [
     "fast_encoder",
     "encode",
     "index",
+    "english",
     "query",
     "bm25",
     "retrieve",

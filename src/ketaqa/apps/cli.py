@@ -258,6 +258,7 @@ LAZY_COMMANDS = {
 def cmd_index(args: argparse.Namespace) -> int:
     from ketaqa.config import Settings
     from ketaqa.pipeline.embedding import Encoder
+    from ketaqa.pipeline.english import ensure_english_table
     from ketaqa.pipeline.fast_encoder import ensure_fast_encoder
     from ketaqa.pipeline.index import index_status, open_index
 
@@ -274,6 +275,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         index = open_index(settings, Encoder(), rebuild=True, progress=_progress)
         _progress(f"{len(index.passages)} passages indexed")
     ensure_fast_encoder(settings.index_dir, _progress)
+    ensure_english_table(settings.index_dir, _progress)
     _structure_report(settings.corpus_dir, settings.index_dir)
     if (args.backend or settings.backend.kind) == "milvus":
         from ketaqa.pipeline.backends import build_milvus

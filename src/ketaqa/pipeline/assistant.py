@@ -15,6 +15,7 @@ from ketaqa.errors import InputError
 from ketaqa.pipeline.answer import SIGNAL_DEPTH, Answer, Answerer, RankedPassage
 from ketaqa.pipeline.backends import open_search
 from ketaqa.pipeline.embedding import Encoder, TextEncoder, general_vocabulary
+from ketaqa.pipeline.english import EnglishFrequency
 from ketaqa.pipeline.index import Index, index_status
 from ketaqa.pipeline.outline import BlockKind
 from ketaqa.pipeline.query import QueryAnalysis, QueryReader
@@ -94,6 +95,7 @@ class Assistant:
             self.index.tokenizer,
             [f"{p.section}\n{p.text}" for p in passages if p.kind != BlockKind.ENTRY],
             general_vocabulary(),
+            word_frequency=EnglishFrequency(self.settings.index_dir),
             reference_texts=[p.text for p in passages if p.kind == BlockKind.ENTRY],
         )
 

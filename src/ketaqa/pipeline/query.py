@@ -20,9 +20,10 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
+from ketaqa.pipeline.english import english_zipf
 from ketaqa.pipeline.tokenizer import STOPWORDS, ClinicalTokenizer, clean, raw_words
 
 LEXICON_FILE = Path(__file__).with_name("lexicon.json")
@@ -182,6 +183,7 @@ def load_lexicon(path: Path = LEXICON_FILE) -> Lexicon:
     )
 
 
+@lru_cache(maxsize=4096)
 def _phrase_re(phrase: str) -> re.Pattern[str]:
     return re.compile(r"(?<![\w])" + re.escape(phrase) + r"(?![\w])")
 
@@ -225,13 +227,12 @@ class QueryReader:
             ((t, e) for e in self.lexicon.entries for t in e.typed), key=lambda p: -len(p[0])
         )
         self._capitals = {t: e for e in self.lexicon.case_sensitive for t in e.typed}
-        self._typed_res = {t: _phrase_re(t) for t, _ in self._typed}
         self.lexicon_words = frozenset(
             w for t, _ in self._typed for w in raw_words(t) if w.isalpha()
         )
         vocabulary = dict.fromkeys(self.lexicon_words, 1)
         vocabulary.update((w, n) for w, n in counts.items() if w.isalpha())
-        self._speller = _speller(tuple(sorted(vocabulary.items())))
+        self._vocabulary = tuple(sorted(vocabulary.items()))  # the speller's, built when needed
 
     def read(self, question: str, lookup: bool = False) -> QueryAnalysis:
         """Analyse a validated question; `lookup` when it looks up a publication, so that
@@ -292,7 +293,9 @@ class QueryReader:
         covered: list[str] = []
         taken = [False] * len(text)
         for typed, entry in self._typed:
-            for m in self._typed_res[typed].finditer(text):
+            if typed not in text:  # cheap test first; most phrases are absent
+                continue
+            for m in _phrase_re(typed).finditer(text):
                 if any(taken[m.start() : m.end()]):
                     continue
                 for i in range(m.start(), m.end()):
@@ -314,10 +317,16 @@ class QueryReader:
                 or word in STOPWORDS
             ):
                 continue
-            fix = self._speller(word)
+            fix = self._spell(word)
             if fix and fix != word:
                 fixes.append((word, fix))
         return fixes
+
+    @cached_property
+    def _spell(self) -> Callable[[str], str | None]:
+        """The speller, built on the first word that needs it (about 0.1 s): most questions
+        have none, and a cold `ketaqa ask` should not pay for it."""
+        return _speller(self._vocabulary)
 
     def _mentioned(self, reading: tuple[str, ...], terms: set[str]) -> bool:
         """A reading is mentioned when every index term of one of its words is in `terms`."""
@@ -382,13 +391,6 @@ def without(text: str, typed: str) -> str:
 
 def _words_of(phrase: str) -> list[str]:
     return raw_words(phrase)
-
-
-def english_zipf(word: str) -> float:
-    """wordfreq's Zipf frequency of an English word (0 when it has never been seen)."""
-    from wordfreq import zipf_frequency
-
-    return zipf_frequency(word, "en")
 
 
 @lru_cache(maxsize=4)

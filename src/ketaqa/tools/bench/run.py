@@ -15,6 +15,7 @@ from ketaqa.config import Settings
 from ketaqa.evaluation.dataset import load_questions
 from ketaqa.files import write_atomic
 from ketaqa.pipeline.embedding import Encoder
+from ketaqa.pipeline.english import ensure_english_table
 from ketaqa.pipeline.fast_encoder import ensure_fast_encoder, fast_encoder_status, query_encoder
 from ketaqa.pipeline.index import index_status, load_index, open_index
 from ketaqa.progress import Progress, quiet
@@ -53,6 +54,7 @@ def run_bench(
         ok, export_seconds = timed(lambda: ensure_fast_encoder(settings.index_dir, progress))
         if not ok:
             export_seconds = None
+    ensure_english_table(settings.index_dir, progress)
     index = load_index(settings)
     encoder = query_encoder(settings.index_dir)
     report["meta"]["query_encoder"] = getattr(encoder, "kind", "sentence-transformers")
