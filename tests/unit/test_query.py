@@ -141,3 +141,26 @@ def test_illicit_drugs_read_as_the_substance_abuse_contraindication(reader):
         analysis = reader.read(question)
         assert "substance abuse" in analysis.populations, question
         assert not analysis.missing_concepts, question
+
+
+def test_a_pattern_reads_a_family_of_phrasings(reader):
+    """ "how does ketamine reduce/relieve/help ..." asks for the mechanism, whatever the verb;
+    the same words about another drug do not, and the drug stays a missing concept."""
+    for question in ("how does ketamine relieve pain", "why would it help", "how can it work"):
+        assert "non-competitive antagonist" in reader.read(question).search_text, question
+    other = reader.read("how does lidocaine relieve pain")
+    assert "non-competitive antagonist" not in other.search_text
+    assert "lidocaine" in other.missing_specific
+
+
+def test_quantity_and_switch_words_are_not_missing_concepts(reader):
+    assert reader.read("what proportion of kids had less pain").missing_concepts == ()
+    assert "switching" not in reader.read("switching iv to oral ketamine").missing_concepts
+
+
+def test_concept_terms_are_what_a_passage_must_hold(reader):
+    """Per mentioned concept, the index terms of its readings (the coverage prior's input);
+    a concept the statement never mentions has none."""
+    analysis = reader.read("ketamine side effects in pregnancy")
+    assert any(frozenset({"advers", "effect"}) in readings for readings in analysis.concept_terms)
+    assert len(analysis.concept_terms) == sum(c.mentioned for c in analysis.concepts)

@@ -77,7 +77,7 @@ def collect_runs(
         vector = assistant.encoder.encode([item.question])[0]
         for name, (method, settings) in ablations.items():
             hits = assistant.retriever.search(
-                item.question, DEPTH, method, settings, query_vector=vector, entry_prior=False
+                item.question, DEPTH, method, settings, query_vector=vector, priors=False
             )
             runs[name][item.id] = {passages[h.passage].id: float(h.score) for h in hits}
         if with_full:

@@ -21,6 +21,7 @@ from ketaqa.progress import Progress
 
 ENTRY_PRIORS = (1.0, 0.9, 0.7, 0.5, 0.3)
 POPULATION_BOOSTS = (1.0, 1.2, 1.4, 1.7)
+CONCEPT_COVERAGES = (0.0, 0.5, 1.0, 2.0, 3.0)
 # Telling a clinician "the statement does not answer this" when it does is the worst error the
 # product can make: the verdict threshold keeps it to at most this share of dev questions.
 MAX_FALSE_ABSTENTION = 0.03
@@ -52,6 +53,9 @@ def tune(assistant: Assistant, dev: list[EvalItem], progress: Progress) -> dict:
     chosen["population_boost"] = tune_prior(
         assistant, dev, chosen, qrels, "population_boost", POPULATION_BOOSTS, progress
     )
+    chosen["concept_coverage"] = tune_prior(
+        assistant, dev, chosen, qrels, "concept_coverage", CONCEPT_COVERAGES, progress, neutral=0.0
+    )
     return {"retrieval": chosen, "dev_fusion_scores": scored}
 
 
@@ -71,8 +75,10 @@ def tune_prior(
     name: str,
     values: tuple[float, ...],
     progress: Progress,
+    neutral: float = 1.0,
 ) -> float:
-    """The value of one ranking prior with the best dev MRR@10, the others as chosen."""
+    """The value of one ranking prior with the best dev MRR@10, the others as chosen; a tie
+    goes to the value nearest `neutral` (the one that changes nothing)."""
     scores = {}
     for value in values:
         trial = replace(assistant.settings.retrieval, **{**chosen, name: value})
@@ -84,7 +90,7 @@ def tune_prior(
             answer = trial_assistant.ask(item.question, top_k=DEPTH)
             run[item.id] = {rp.passage.id: float(DEPTH - rp.rank + 1) for rp in answer.passages}
         scores[value] = retrieval_metrics(qrels, run, [i.id for i in dev])
-    best = max(scores, key=lambda v: (scores[v]["mrr@10"], scores[v]["hit@1"], -abs(v - 1)))
+    best = max(scores, key=lambda v: (scores[v]["mrr@10"], scores[v]["hit@1"], -abs(v - neutral)))
     progress(f"{name} on dev: {best} {scores[best]}")
     return best
 

@@ -175,6 +175,7 @@ class Assistant:
             method,
             query_vector=vector,
             populations=analysis.populations,
+            concepts=analysis.concept_terms,
         )
         return analysis, hits, vector
 

@@ -45,10 +45,15 @@ FRAMING_WORDS = frozenset(
     wrote written write writes authored author authors coauthors colleagues coworkers
     published publish cited cite cites quoted quote listed reported report reports
     looked examined studied pooled reviewed assessed compared found showed shown
-    letter commentary worthwhile""".split()
+    letter commentary worthwhile verdict opinion opinions view views stance
+    proportion proportions percentage percentages percent fraction less fewer bigger larger smaller
+    size switch switching switched instead across""".split()
 )
 # (The second group frames a question about a publication or a study, "Which letter reported
-# ...", "pooled by Orhurhu and colleagues": what a paper did, never the clinical subject.)
+# ...", "pooled by Orhurhu and colleagues": what a paper did, never the clinical subject.
+# The third asks for a quantity ("what proportion of infusions", "trial size", "bigger dose")
+# or a change of treatment ("switching to oral instead of infusions"): the answer is a number
+# or the other treatment, not a subject the statement would have to name.)
 
 # A missing concept rarer than this in general English (Zipf scale: 3 = once per million
 # words, 6 = once per thousand) is specific: "pregnancy" (4.3), "lidocaine" (2.5), not
@@ -101,6 +106,9 @@ class LexiconEntry:
     typed: tuple[str, ...]  # what a clinician types, lower case
     statement: tuple[str, ...]  # what the statement says instead, lower case
     kind: str
+    # regular expressions for a family of phrasings a list would only enumerate ("how does
+    # ketamine relieve / reduce / ease ..."), matched on the lower-cased question before `typed`
+    patterns: tuple[re.Pattern[str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -128,6 +136,9 @@ class QueryAnalysis:
     populations: tuple[str, ...]
     unknown_words: tuple[str, ...]  # in neither the corpus nor general English, unfixed
     lookup: bool  # the question looks up a publication
+    # per mentioned concept, the index terms of each of its readings: what a passage must
+    # hold to state it (`retrieve.apply_coverage_prior`)
+    concept_terms: tuple[tuple[frozenset[str], ...], ...] = ()
 
     @property
     def missing_concepts(self) -> tuple[str, ...]:
@@ -175,7 +186,8 @@ def load_lexicon(path: Path = LEXICON_FILE) -> Lexicon:
 
     def entry(e: dict, lower: bool) -> LexiconEntry:
         typed = tuple(t.lower() if lower else t for t in e["typed"])
-        return LexiconEntry(typed, tuple(s.lower() for s in e["statement"]), e["kind"])
+        patterns = tuple(re.compile(p) for p in e.get("patterns", ()))
+        return LexiconEntry(typed, tuple(s.lower() for s in e["statement"]), e["kind"], patterns)
 
     return Lexicon(
         tuple(entry(e, True) for e in data["entries"]),
@@ -227,6 +239,7 @@ class QueryReader:
             ((t, e) for e in self.lexicon.entries for t in e.typed), key=lambda p: -len(p[0])
         )
         self._capitals = {t: e for e in self.lexicon.case_sensitive for t in e.typed}
+        self._patterned = [e for e in self.lexicon.entries if e.patterns]
         self.lexicon_words = frozenset(
             w for t, _ in self._typed for w in raw_words(t) if w.isalpha()
         )
@@ -285,6 +298,7 @@ class QueryReader:
             populations=self._populations(text, expansions) + self._aspects(text, lookup),
             unknown_words=unknown,
             lookup=lookup,
+            concept_terms=self._concept_terms(concepts),
         )
 
     def _expand(self, text: str) -> tuple[list[tuple[str, tuple[str, ...]]], list[str]]:
@@ -292,6 +306,13 @@ class QueryReader:
         found: list[tuple[str, tuple[str, ...]]] = []
         covered: list[str] = []
         taken = [False] * len(text)
+        for entry in self._patterned:
+            for pattern in entry.patterns:
+                for m in pattern.finditer(text):
+                    if m.group(0) and not any(taken[m.start() : m.end()]):
+                        taken[m.start() : m.end()] = [True] * (m.end() - m.start())
+                        found.append((m.group(0), entry.statement))
+                        covered.append(m.group(0))
         for typed, entry in self._typed:
             if typed not in text:  # cheap test first; most phrases are absent
                 continue
@@ -327,6 +348,14 @@ class QueryReader:
         """The speller, built on the first word that needs it (about 0.1 s): most questions
         have none, and a cold `ketaqa ask` should not pay for it."""
         return _speller(self._vocabulary)
+
+    def _concept_terms(self, concepts: list[Concept]) -> tuple[tuple[frozenset[str], ...], ...]:
+        out = []
+        for c in concepts:
+            if c.mentioned:
+                readings = (frozenset(self.tokenizer.tokenize(w)) for w in c.terms)
+                out.append(tuple(r for r in readings if r))
+        return tuple(r for r in out if r)
 
     def _mentioned(self, reading: tuple[str, ...], terms: set[str]) -> bool:
         """A reading is mentioned when every index term of one of its words is in `terms`."""

@@ -216,11 +216,35 @@ def apply_population_prior(
     return out
 
 
+def apply_coverage_prior(
+    passage_terms: Sequence[frozenset[str]],
+    fused: dict[int, float],
+    concepts: Sequence[Sequence[frozenset[str]]],
+    weight: float,
+) -> dict[int, float]:
+    """Rank passages that state more of the question's concepts higher: the score times
+    (1 + weight x the share of concepts the passage states).
+
+    A concept is stated when all index terms of one of its readings are in the passage
+    ("dose related" read as "dose-dependent"). Without this a short passage sharing one heavy
+    word ("AEs") beat the passage that says "dose-dependent adverse effects": BM25's length
+    normalisation and a short text's embedding both favour it. Coordination-level matching,
+    in the old IR term; the weight is chosen on dev (`ketaqa eval --tune`)."""
+    if weight == 0.0 or not concepts or not passage_terms:
+        return fused
+    out = {}
+    for i, s in fused.items():
+        terms = passage_terms[i]
+        stated = sum(any(r <= terms for r in readings) for readings in concepts)
+        out[i] = s * (1.0 + weight * stated / len(concepts))
+    return out
+
+
 class HybridRetriever:
     """BM25 and dense candidates, fused by the configured strategy: the one search path.
 
     The app, the evaluation's ablations and the benchmarks all rank through `search`; an
-    ablation passes its own `settings` (and `entry_prior=False`) instead of re-wiring the parts.
+    ablation passes its own `settings` (and `priors=False`) instead of re-wiring the parts.
     """
 
     def __init__(
@@ -230,12 +254,14 @@ class HybridRetriever:
         kinds: Sequence[str],
         settings: RetrievalSettings,
         populations: Sequence[frozenset[str]] = (),
+        terms: Sequence[frozenset[str]] = (),
     ):
         self.lexical = lexical
         self.dense = dense
         self.kinds = kinds  # passage kinds, for the bibliography-entry prior
         self.settings = settings
         self.populations = populations  # the populations each passage is about
+        self.terms = terms  # each passage's index terms, for the coverage prior
 
     @classmethod
     def from_index(
@@ -247,6 +273,7 @@ class HybridRetriever:
             [p.kind for p in index.passages],
             settings,
             [passage_populations(p.text, str(p.section)) for p in index.passages],
+            [frozenset(t) for t in index.tokens],
         )
 
     def search(
@@ -256,8 +283,9 @@ class HybridRetriever:
         method: Method = Method.HYBRID,
         settings: RetrievalSettings | None = None,
         query_vector: np.ndarray | None = None,
-        entry_prior: bool = True,
+        priors: bool = True,  # the entry, population and coverage priors (off: plain fusion)
         populations: Sequence[str] = (),
+        concepts: Sequence[Sequence[frozenset[str]]] = (),
     ) -> list[Hit]:
         settings = settings or self.settings
         n = max(k, settings.candidates)
@@ -271,11 +299,12 @@ class HybridRetriever:
             )
             den = self.dense.search_vector(vector, n)
         fused = fuse(lex, den, method, settings)
-        if method is Method.HYBRID and entry_prior:
+        if method is Method.HYBRID and priors:
             fused = apply_entry_prior(self.kinds, fused, query, settings.entry_prior)
             fused = apply_population_prior(
                 self.populations, fused, populations, settings.population_boost
             )
+            fused = apply_coverage_prior(self.terms, fused, concepts, settings.concept_coverage)
         lex_scores = {s.passage: s.score for s in lex}
         den_scores = {s.passage: s.score for s in den}
         return [Hit(i, fused[i], lex_scores.get(i), den_scores.get(i)) for i in top_k(fused, k)]

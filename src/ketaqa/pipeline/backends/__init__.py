@@ -91,7 +91,8 @@ def open_milvus(
     dense = MilvusDense(conn, alias, encoder, settings.dense_index.ef_search, extra)
     kinds = [p.kind for p in index.passages]
     populations = [passage_populations(p.text, str(p.section)) for p in index.passages]
-    retriever = HybridRetriever(lexical, dense, kinds, settings.retrieval, populations)  # type: ignore[arg-type]
+    terms = [frozenset(t) for t in index.tokens]
+    retriever = HybridRetriever(lexical, dense, kinds, settings.retrieval, populations, terms)  # type: ignore[arg-type]
     return index, retriever
 
 
