@@ -7,7 +7,7 @@ selected by name. Ties are broken by passage order, so rankings are deterministi
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -216,8 +216,17 @@ def apply_population_prior(
     return out
 
 
+def term_postings(tokens: Sequence[Sequence[str]]) -> dict[str, frozenset[int]]:
+    """Index term -> the passages that hold it: what the coverage prior intersects."""
+    postings: dict[str, set[int]] = {}
+    for i, passage_tokens in enumerate(tokens):
+        for term in set(passage_tokens):
+            postings.setdefault(term, set()).add(i)
+    return {term: frozenset(ids) for term, ids in postings.items()}
+
+
 def apply_coverage_prior(
-    passage_terms: Sequence[frozenset[str]],
+    postings: Mapping[str, frozenset[int]],
     fused: dict[int, float],
     concepts: Sequence[Sequence[frozenset[str]]],
     weight: float,
@@ -230,14 +239,19 @@ def apply_coverage_prior(
     word ("AEs") beat the passage that says "dose-dependent adverse effects": BM25's length
     normalisation and a short text's embedding both favour it. Coordination-level matching,
     in the old IR term; the weight is chosen on dev (`ketaqa eval --tune`)."""
-    if weight == 0.0 or not concepts or not passage_terms:
+    if weight == 0.0 or not concepts or not postings:
         return fused
-    out = {}
-    for i, s in fused.items():
-        terms = passage_terms[i]
-        stated = sum(any(r <= terms for r in readings) for readings in concepts)
-        out[i] = s * (1.0 + weight * stated / len(concepts))
-    return out
+    empty: frozenset[int] = frozenset()
+    stated_by = [
+        frozenset().union(
+            *(frozenset.intersection(*(postings.get(t, empty) for t in r)) for r in readings)
+        )
+        for readings in concepts
+    ]
+    return {
+        i: s * (1.0 + weight * sum(i in ids for ids in stated_by) / len(concepts))
+        for i, s in fused.items()
+    }
 
 
 class HybridRetriever:
@@ -254,14 +268,14 @@ class HybridRetriever:
         kinds: Sequence[str],
         settings: RetrievalSettings,
         populations: Sequence[frozenset[str]] = (),
-        terms: Sequence[frozenset[str]] = (),
+        postings: Mapping[str, frozenset[int]] | None = None,
     ):
         self.lexical = lexical
         self.dense = dense
         self.kinds = kinds  # passage kinds, for the bibliography-entry prior
         self.settings = settings
         self.populations = populations  # the populations each passage is about
-        self.terms = terms  # each passage's index terms, for the coverage prior
+        self.postings = postings or {}  # index term -> passages, for the coverage prior
 
     @classmethod
     def from_index(
@@ -273,7 +287,7 @@ class HybridRetriever:
             [p.kind for p in index.passages],
             settings,
             [passage_populations(p.text, str(p.section)) for p in index.passages],
-            [frozenset(t) for t in index.tokens],
+            term_postings(index.tokens),
         )
 
     def search(
@@ -304,7 +318,7 @@ class HybridRetriever:
             fused = apply_population_prior(
                 self.populations, fused, populations, settings.population_boost
             )
-            fused = apply_coverage_prior(self.terms, fused, concepts, settings.concept_coverage)
+            fused = apply_coverage_prior(self.postings, fused, concepts, settings.concept_coverage)
         lex_scores = {s.passage: s.score for s in lex}
         den_scores = {s.passage: s.score for s in den}
         return [Hit(i, fused[i], lex_scores.get(i), den_scores.get(i)) for i in top_k(fused, k)]

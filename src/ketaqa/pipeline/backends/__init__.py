@@ -15,7 +15,7 @@ from ketaqa.errors import IndexStateError
 from ketaqa.pipeline.embedding import Encoder, TextEncoder
 from ketaqa.pipeline.index import Index, expected_fingerprint, open_index
 from ketaqa.pipeline.query import passage_populations
-from ketaqa.pipeline.retrieve import HybridRetriever
+from ketaqa.pipeline.retrieve import HybridRetriever, term_postings
 from ketaqa.progress import Progress, quiet
 
 log = logging.getLogger(__name__)
@@ -91,8 +91,8 @@ def open_milvus(
     dense = MilvusDense(conn, alias, encoder, settings.dense_index.ef_search, extra)
     kinds = [p.kind for p in index.passages]
     populations = [passage_populations(p.text, str(p.section)) for p in index.passages]
-    terms = [frozenset(t) for t in index.tokens]
-    retriever = HybridRetriever(lexical, dense, kinds, settings.retrieval, populations, terms)  # type: ignore[arg-type]
+    postings = term_postings(index.tokens)
+    retriever = HybridRetriever(lexical, dense, kinds, settings.retrieval, populations, postings)  # type: ignore[arg-type]
     return index, retriever
 
 
