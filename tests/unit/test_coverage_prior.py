@@ -1,0 +1,36 @@
+"""The concept-coverage prior: a passage stating more of the question's concepts gains more."""
+
+from __future__ import annotations
+
+import pytest
+
+from ketaqa.pipeline.retrieve import apply_coverage_prior, term_postings
+
+# two real bullets, as the index tokenises them (stemmed)
+TOKENS = [
+    ["signific", "more", "aes", "incl", "one", "sae", "ketamin", "gr"],  # Lumanauw 2019
+    ["ketamin", "dose", "depend", "advers", "effect", "avoid", "high", "dose"],  # Bell 2018
+]
+SIDE_EFFECTS = (frozenset({"advers", "effect"}), frozenset({"aes"}))  # two readings
+DOSE_RELATED = (frozenset({"dose", "depend"}),)
+
+
+def test_the_passage_stating_every_concept_gains_most():
+    fused = {0: 0.6, 1: 0.5}  # the short bullet leads before the prior
+    out = apply_coverage_prior(term_postings(TOKENS), fused, [SIDE_EFFECTS, DOSE_RELATED], 2.0)
+    assert out[0] == pytest.approx(0.6 * (1 + 2.0 * 1 / 2))  # states "AEs" only
+    assert out[1] == pytest.approx(0.5 * (1 + 2.0 * 2 / 2))  # states both
+    assert out[1] > out[0]
+
+
+def test_a_reading_counts_only_when_all_its_terms_are_there():
+    fused = {0: 1.0, 1: 1.0}
+    half = (frozenset({"dose", "respons"}),)  # Bell says "dose", never "response"
+    assert apply_coverage_prior(term_postings(TOKENS), fused, [half], 2.0) == fused
+
+
+def test_no_weight_or_no_concepts_changes_nothing():
+    fused = {0: 0.6, 1: 0.5}
+    postings = term_postings(TOKENS)
+    assert apply_coverage_prior(postings, fused, [SIDE_EFFECTS], 0.0) == fused
+    assert apply_coverage_prior(postings, fused, [], 2.0) == fused
