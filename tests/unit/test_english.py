@@ -69,3 +69,14 @@ def test_a_table_from_other_data_is_stale_and_not_used(index_dir, tmp_path):
     db.close()
     assert table_status(tmp_path).startswith("stale")
     assert EnglishFrequency(tmp_path)("pregnancy") == zipf_frequency("pregnancy", "en")
+
+
+def test_a_table_that_cannot_be_saved_is_reported_not_raised(tmp_path, monkeypatch):
+    def refuse(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr("ketaqa.pipeline.english.write_english_table", refuse)
+    said = []
+    assert ensure_english_table(tmp_path, said.append) is False
+    assert "questions will read wordfreq" in said[-1]
+    assert EnglishFrequency(tmp_path)("pregnancy") == zipf_frequency("pregnancy", "en")

@@ -91,13 +91,20 @@ def table_status(index_dir: Path) -> str:
     return "ok"
 
 
-def ensure_english_table(index_dir: Path, progress: Progress = quiet) -> None:
-    """Save wordfreq's English list as the lookup table unless a current one is there."""
+def ensure_english_table(index_dir: Path, progress: Progress = quiet) -> bool:
+    """Save wordfreq's English list as the lookup table unless a current one is there. False
+    (with a message) when it cannot be saved, e.g. in a read-only index folder: the table
+    only saves time, so answering goes on through wordfreq."""
     status = table_status(index_dir)
     if status == "ok":
-        return
+        return True
     progress(f"word frequency table {status}; saving it")
-    write_english_table(Path(index_dir) / TABLE_FILE)
+    try:
+        write_english_table(Path(index_dir) / TABLE_FILE)
+    except (OSError, sqlite3.Error) as exc:
+        progress(f"cannot save the word frequency table ({exc}); questions will read wordfreq")
+        return False
+    return True
 
 
 def write_english_table(path: Path) -> None:
