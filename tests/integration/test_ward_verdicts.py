@@ -112,6 +112,18 @@ def test_a_verdict_never_rests_on_a_bibliography_entry(assistant):
     assert any(assistant.index.passages[i].kind == "entry" for i in evidence)
 
 
+def test_a_terse_clinical_question_shows_the_statement_before_the_bibliography(assistant):
+    """ "ketamine CRPS" shares every word with a CRPS trial's title; the statement's own passage
+    comes first and the entry stays below it as a related reference. A question naming a kind
+    of publication ("which ... trial") may still put the entry first."""
+    passages = assistant.ask("ketamine CRPS", top_k=5).passages
+    assert passages[0].passage.kind != "entry"
+    assert "For CRPS, there is moderate evidence" in passages[0].passage.text
+    assert any(rp.passage.kind == "entry" for rp in passages)
+    lookup = assistant.ask("Which trial of ketamine in CRPS type 1 reported long-term relief?")
+    assert lookup.passages[0].passage.kind == "entry"
+
+
 def test_paediatric_questions_rank_the_paediatric_rate_first(assistant):
     answer = assistant.ask("paeds ketamine infusion rate mg/kg/h", top_k=3)
     assert "0.1–0.3 mg/kg/h" in answer.passages[0].passage.text

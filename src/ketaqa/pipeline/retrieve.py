@@ -172,6 +172,18 @@ _LOOKUP_RE = re.compile(
 # headings of Section I items and Section II studies, the title, the contents.
 PRIOR_KINDS = ("entry", "item", "title", "contents")
 DOCUMENT_KINDS = ("title", "contents")  # name this document: never a look-up's answer
+ENTRY_CAP = 0.99  # a clinical question's entries score at most this share of its best passage
+
+
+# "Which 2005 review ...", "which rat study ...", "Is there a Cochrane review ...": a kind of
+# publication named after "which" or "is there a". Such a question may be answered by a
+# bibliography entry, so `entries_after_statement` leaves it alone.
+_PUBLICATION_KIND_RE = re.compile(
+    r"\b(which|is there an?)\b(\W+\w+){0,4}?\W+(reviews?|stud(y|ies)|trials?|letters?|"
+    r"commentar(y|ies)|editorials?|meta-analys[ie]s|documents?|reports?|refs?)\b"
+    r"|\brefs?\b",
+    re.IGNORECASE,
+)
 
 
 def asks_for_citation(question: str) -> bool:
@@ -192,6 +204,26 @@ def apply_entry_prior(
         return fused
     weighted = DOCUMENT_KINDS if asks_for_citation(question) else PRIOR_KINDS
     return {i: s * prior if kinds[i] in weighted else s for i, s in fused.items()}
+
+
+def entries_after_statement(
+    kinds: Sequence[str], fused: dict[int, float], question: str
+) -> dict[int, float]:
+    """For a clinical question, no bibliography entry outranks the best passage of the
+    statement's own text: the entry's score is capped just below that passage's.
+
+    An entry's title can share every word of a terse question ("ketamine CRPS": "Ketamine
+    produces effective and long-term pain relief in patients with Complex Regional Pain
+    Syndrome") and outscore, even halved by the entry prior, the passage that grades the
+    evidence. The entry stays in the list as a related reference. A question that looks up a
+    publication, or names a kind of one ("which rat study ..."), is left as ranked."""
+    if asks_for_citation(question) or _PUBLICATION_KIND_RE.search(question):
+        return fused
+    body = [s for i, s in fused.items() if kinds[i] != "entry"]
+    if not body:
+        return fused
+    cap = max(body) * ENTRY_CAP
+    return {i: min(s, cap) if kinds[i] == "entry" else s for i, s in fused.items()}
 
 
 def apply_population_prior(
@@ -319,6 +351,7 @@ class HybridRetriever:
                 self.populations, fused, populations, settings.population_boost
             )
             fused = apply_coverage_prior(self.postings, fused, concepts, settings.concept_coverage)
+            fused = entries_after_statement(self.kinds, fused, query)
         lex_scores = {s.passage: s.score for s in lex}
         den_scores = {s.passage: s.score for s in den}
         return [Hit(i, fused[i], lex_scores.get(i), den_scores.get(i)) for i in top_k(fused, k)]

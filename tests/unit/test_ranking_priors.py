@@ -1,10 +1,11 @@
-"""The concept-coverage prior: a passage stating more of the question's concepts gains more."""
+"""Ranking priors: concept coverage, and the statement before the bibliography for a clinical
+question."""
 
 from __future__ import annotations
 
 import pytest
 
-from ketaqa.pipeline.retrieve import apply_coverage_prior, term_postings
+from ketaqa.pipeline.retrieve import apply_coverage_prior, entries_after_statement, term_postings
 
 # two real bullets, as the index tokenises them (stemmed)
 TOKENS = [
@@ -34,3 +35,13 @@ def test_no_weight_or_no_concepts_changes_nothing():
     postings = term_postings(TOKENS)
     assert apply_coverage_prior(postings, fused, [SIDE_EFFECTS], 0.0) == fused
     assert apply_coverage_prior(postings, fused, [], 2.0) == fused
+
+
+def test_a_clinical_question_never_puts_an_entry_above_the_statement():
+    kinds = ["entry", "bullet", "entry"]
+    fused = {0: 1.4, 1: 1.2, 2: 0.5}
+    capped = entries_after_statement(kinds, fused, "ketamine CRPS")
+    assert capped[0] < capped[1] and capped[2] == 0.5  # capped just below; lower ones kept
+    # a look-up of a publication, or a question naming a kind of one, is left as ranked
+    for question in ("Who wrote the CRPS trial?", "which 2009 study of ketamine in CRPS"):
+        assert entries_after_statement(kinds, fused, question) == fused
