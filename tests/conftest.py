@@ -1,4 +1,5 @@
-"""Shared fixtures: the model is loaded once and the real corpus indexed once per session."""
+"""Shared fixtures: the model is loaded once, each text encoded once, and the real corpus
+indexed once per session."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ketaqa.config import REPO_ROOT, Settings, offline_env
@@ -34,13 +36,45 @@ def statement_text() -> str:
     return STATEMENT.read_text(encoding="utf-8")
 
 
+class RememberingEncoder:
+    """The session's model, remembering the vector of each text it has encoded.
+
+    Many tests rebuild an index of the same corpus to check what happens around a build
+    (a stale or damaged index, a failed build, abstracts that crash the encoder). The model
+    is deterministic, so encoding the same 148 passages and 210 sentences again (about 14 s
+    a build on two cores) checked nothing new. Vectors are the model's own; only texts it
+    has not seen reach it. `raw_encoder` is the model without the memory, for the test that
+    two builds of one corpus agree."""
+
+    def __init__(self, encoder):
+        self._encoder = encoder
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def __getattr__(self, name):
+        return getattr(self._encoder, name)
+
+    def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
+        new = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if new:
+            vectors = self._encoder.encode(new, show_progress)
+            self._vectors.update(zip(new, vectors, strict=True))
+        if not texts:
+            return self._encoder.encode([])
+        return np.stack([self._vectors[t] for t in texts])
+
+
 @pytest.fixture(scope="session")
-def encoder():
+def raw_encoder():
     from ketaqa.pipeline.embedding import Encoder
 
     enc = Encoder()
     enc.encode(["warm up"])
     return enc
+
+
+@pytest.fixture(scope="session")
+def encoder(raw_encoder):
+    return RememberingEncoder(raw_encoder)
 
 
 @pytest.fixture(scope="session")

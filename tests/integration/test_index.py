@@ -113,13 +113,13 @@ def test_failed_build_leaves_previous_index_usable(built, encoder, monkeypatch):
     assert index_status(built) == "stale: corpus_hash changed"
 
 
-def test_same_corpus_gives_same_index_and_ranking(built, encoder, tmp_path):
+def test_same_corpus_gives_same_index_and_ranking(built, encoder, raw_encoder, tmp_path):
     from dataclasses import replace
 
     from ketaqa.pipeline.assistant import Assistant
 
     other = replace(built, index_dir=tmp_path / "other-index")
-    build_index(other, encoder)
+    build_index(other, raw_encoder)  # the model itself, not the session's remembered vectors
     a, b = live_build(built), live_build(other)
     for name in ("passages.json", "tokens.json", "tokenizer.json", "units.json"):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
