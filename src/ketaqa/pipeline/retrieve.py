@@ -180,7 +180,7 @@ ENTRY_CAP = 0.99  # a clinical question's entries score at most this share of it
 # bibliography entry, so `entries_after_statement` leaves it alone.
 _PUBLICATION_KIND_RE = re.compile(
     r"\b(which|is there an?)\b(\W+\w+){0,4}?\W+(reviews?|stud(y|ies)|trials?|letters?|"
-    r"commentar(y|ies)|editorials?|meta-analys[ie]s|documents?|reports?|refs?)\b"
+    r"commentar(y|ies)|editorials?|meta-analys[ie]s|documents?|reports?)\b"
     r"|\brefs?\b",
     re.IGNORECASE,
 )
@@ -346,12 +346,25 @@ class HybridRetriever:
             den = self.dense.search_vector(vector, n)
         fused = fuse(lex, den, method, settings)
         if method is Method.HYBRID and priors:
-            fused = apply_entry_prior(self.kinds, fused, query, settings.entry_prior)
-            fused = apply_population_prior(
-                self.populations, fused, populations, settings.population_boost
-            )
-            fused = apply_coverage_prior(self.postings, fused, concepts, settings.concept_coverage)
-            fused = entries_after_statement(self.kinds, fused, query)
+            fused = self.apply_priors(fused, query, settings, populations, concepts)
         lex_scores = {s.passage: s.score for s in lex}
         den_scores = {s.passage: s.score for s in den}
         return [Hit(i, fused[i], lex_scores.get(i), den_scores.get(i)) for i in top_k(fused, k)]
+
+    def apply_priors(
+        self,
+        fused: dict[int, float],
+        query: str,
+        settings: RetrievalSettings,
+        populations: Sequence[str] = (),
+        concepts: Sequence[Sequence[frozenset[str]]] = (),
+    ) -> dict[int, float]:
+        """The priors on fused scores, in order: entries, populations, concept coverage, and
+        no entry above the statement for a clinical question (`search` and the bench's stage
+        timing share this)."""
+        fused = apply_entry_prior(self.kinds, fused, query, settings.entry_prior)
+        fused = apply_population_prior(
+            self.populations, fused, populations, settings.population_boost
+        )
+        fused = apply_coverage_prior(self.postings, fused, concepts, settings.concept_coverage)
+        return entries_after_statement(self.kinds, fused, query)

@@ -10,7 +10,7 @@ from ketaqa.config import Settings
 from ketaqa.pipeline.assistant import Assistant
 from ketaqa.pipeline.embedding import TextEncoder
 from ketaqa.pipeline.index import Index
-from ketaqa.pipeline.retrieve import Method, apply_entry_prior, fuse, top_k
+from ketaqa.pipeline.retrieve import Method, fuse, top_k
 from ketaqa.tools.bench.figures import TOP_K, Plan, Stopwatch, Timer, figure, percentiles
 
 
@@ -62,7 +62,7 @@ def _time_stages(
                 den = retriever.dense.search_vector(vector, n)
             with watch("fuse"):
                 fused = fuse(lex, den, Method.HYBRID, rs)
-                fused = apply_entry_prior(retriever.kinds, fused, q, rs.entry_prior)
+                fused = retriever.apply_priors(fused, q, rs)
                 order = top_k(fused, TOP_K)
             with watch("highlight"):
                 terms = list(dict.fromkeys(tokens))
@@ -115,7 +115,7 @@ def _figures(
         "bm25": ("bm25", f"scores + top {n}; baseline scores + top {TOP_K}"),
         "encode": ("total", f"{encoder_kind}; baseline: a whole plain BM25 query"),
         "faiss": ("total", f"IndexFlatIP top {n}; baseline: a whole plain BM25 query"),
-        "fuse": ("total", f"{rs.fusion} fusion; baseline: a whole plain BM25 query"),
+        "fuse": ("total", f"{rs.fusion} fusion and priors; baseline: a whole plain BM25 query"),
         "highlight": ("total", f"Answerer.highlight x {TOP_K}; baseline: a whole BM25 query"),
         "encode_torch": ("total", "sentence-transformers, for comparison with encode"),
     }
