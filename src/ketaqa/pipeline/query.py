@@ -350,20 +350,15 @@ class QueryReader:
         return _speller(self._vocabulary)
 
     def _concept_terms(self, concepts: list[Concept]) -> tuple[tuple[frozenset[str], ...], ...]:
-        out = []
-        for c in concepts:
-            if c.mentioned:
-                readings = (frozenset(self.tokenizer.tokenize(w)) for w in c.terms)
-                out.append(tuple(r for r in readings if r))
-        return tuple(r for r in out if r)
+        return tuple(self._index_terms(c.terms) for c in concepts if c.mentioned)
 
     def _mentioned(self, reading: tuple[str, ...], terms: set[str]) -> bool:
         """A reading is mentioned when every index term of one of its words is in `terms`."""
-        for w in reading:
-            toks = self.tokenizer.tokenize(w)
-            if toks and all(t in terms for t in toks):
-                return True
-        return False
+        return any(t <= terms for t in self._index_terms(reading))
+
+    def _index_terms(self, reading: tuple[str, ...]) -> tuple[frozenset[str], ...]:
+        """The index terms of each word of a reading that has any."""
+        return tuple(t for t in (frozenset(self.tokenizer.tokenize(w)) for w in reading) if t)
 
     def _zipf(self, typed: str) -> float:
         """General-English frequency of a typed concept; an abbreviation typed in capitals
