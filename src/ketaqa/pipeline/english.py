@@ -59,6 +59,7 @@ class EnglishFrequency:
                         return float(row[0]) if row else 0.0
                     except sqlite3.Error as exc:
                         log.warning("word frequency table unreadable (%s); using wordfreq", exc)
+                        db.close()
                         self._db = None
         return english_zipf(word)
 
@@ -85,8 +86,7 @@ def table_status(index_dir: Path) -> str:
         return f"damaged: {exc}"
     if meta.get("format") != str(TABLE_FORMAT) or str(rows) != meta.get("rows"):
         return "damaged: its row count or format does not match its header"
-    source = Path(meta.get("source", ""))
-    if not source.is_file() or sha256_file(source) != meta.get("source_sha256"):
+    if not _made_from_installed_data(meta, Path(index_dir) / CHECKSUMS_FILE):
         return "stale: made from other wordfreq data"
     return "ok"
 
@@ -165,13 +165,21 @@ def _open_current(path: Path, memo: Path) -> sqlite3.Connection | None:
     (that file's hash is remembered in the checksum memo, so this costs a stat)."""
     if not path.exists():
         return None
+    db = None
     try:
         db = _connect(path)
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-        source = Path(meta.get("source", ""))
-        if source.is_file() and sha256_file_memo(source, memo) == meta.get("source_sha256"):
+        if _made_from_installed_data(meta, memo):
             return db
-        db.close()
     except (sqlite3.Error, OSError) as exc:
         log.warning("word frequency table unreadable (%s); using wordfreq", exc)
+    if db is not None:
+        db.close()
     return None
+
+
+def _made_from_installed_data(meta: dict[str, str], memo: Path) -> bool:
+    """Whether the table's header names a wordfreq data file that exists and still has the
+    hash it had when the table was made."""
+    source = Path(meta.get("source", ""))
+    return source.is_file() and sha256_file_memo(source, memo) == meta.get("source_sha256")
