@@ -65,7 +65,7 @@ class RememberingEncoder:
 
 @pytest.fixture(scope="session")
 def raw_encoder():
-    from ketaqa.pipeline.embedding import Encoder
+    from ketaqa.pipeline.indexing.embedding import Encoder
 
     enc = Encoder()
     enc.encode(["warm up"])
@@ -92,7 +92,7 @@ def settings(tmp_path_factory) -> Settings:
 
 @pytest.fixture(scope="session")
 def assistant(settings, encoder):
-    from ketaqa.pipeline.assistant import Assistant
+    from ketaqa.pipeline.answering.assistant import Assistant
 
     return Assistant.open(settings, encoder)
 

@@ -15,9 +15,9 @@ from ketaqa.abstracts.formats import sniff, split_labelled
 from ketaqa.abstracts.importer import import_path
 from ketaqa.apps.cli import main
 from ketaqa.errors import KetaqaError
-from ketaqa.pipeline.abstract_corpus import load_rendered
-from ketaqa.pipeline.corpus import load_references
-from ketaqa.pipeline.pubmed_xml import parse_article_set
+from ketaqa.pipeline.documents.abstract_corpus import load_rendered
+from ketaqa.pipeline.documents.corpus import load_references
+from ketaqa.pipeline.documents.pubmed_xml import parse_article_set
 
 
 def test_nbib_with_a_malformed_record_imports_the_others(corpus_dir):

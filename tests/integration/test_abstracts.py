@@ -25,7 +25,7 @@ from ketaqa.abstracts.status import NO_ABSTRACT_KINDS, status
 from ketaqa.apps.abstracts_command import cmd_abstracts
 from ketaqa.apps.cli import build_parser
 from ketaqa.errors import KetaqaError
-from ketaqa.pipeline.abstract_corpus import (
+from ketaqa.pipeline.documents.abstract_corpus import (
     abstract_documents,
     abstract_files,
     abstract_passages,
@@ -33,9 +33,9 @@ from ketaqa.pipeline.abstract_corpus import (
     load_rendered,
     with_cached_ids,
 )
-from ketaqa.pipeline.corpus import Reference, load_references
-from ketaqa.pipeline.passages import MAX_WORDS, word_count
-from ketaqa.pipeline.pubmed_xml import parse_article_set
+from ketaqa.pipeline.documents.corpus import Reference, load_references
+from ketaqa.pipeline.documents.passages import MAX_WORDS, word_count
+from ketaqa.pipeline.documents.pubmed_xml import parse_article_set
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCES = ROOT / "corpus" / "references.json"
@@ -293,7 +293,7 @@ def test_corrupt_cache_file_is_skipped_with_warning(corpus_dir, caplog):
     references = load_references(corpus_dir / "references.json")
     import_path(corpus_dir, FIXTURES / "import_set.xml", references)
     shutil.copy(FIXTURES / "malformed.xml", corpus_dir / "abstracts" / "orhurhu2019.xml")
-    with caplog.at_level(logging.WARNING, logger="ketaqa.pipeline.abstract_corpus"):
+    with caplog.at_level(logging.WARNING, logger="ketaqa.pipeline.documents.abstract_corpus"):
         passages = abstract_passages(corpus_dir, references)
     assert "orhurhu2019.xml" in caplog.text
     assert {p.reference_key for p in passages} == {"lumanauw2019", "masaracchia2019", "tawfik2013"}

@@ -128,7 +128,7 @@ def test_eval_agrees_with_ask_file(assistant, settings, monkeypatch, capsys, tmp
     monkeypatch.setenv("KETAQA_INDEX_DIR", str(settings.index_dir))
     assert main(["ask", "--file", str(qfile), "--json", "--top-k", "10"]) == 0
     cli = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    from ketaqa.pipeline.assistant import Assistant
+    from ketaqa.pipeline.answering.assistant import Assistant
 
     served = Assistant.open_for_queries(settings)  # what `ketaqa eval` uses, as `ask` does
     report = run_evaluation(served, "dev", tmp_path / "r", limit=6)

@@ -13,10 +13,10 @@ import pytest
 
 from ketaqa.config import REPO_ROOT
 from ketaqa.files import sha256_file
-from ketaqa.pipeline import fast_encoder
-from ketaqa.pipeline.assistant import Assistant
-from ketaqa.pipeline.embedding import Encoder, model_fingerprint
-from ketaqa.pipeline.fast_encoder import (
+from ketaqa.pipeline.answering.assistant import Assistant
+from ketaqa.pipeline.indexing import fast_encoder
+from ketaqa.pipeline.indexing.embedding import Encoder, model_fingerprint
+from ketaqa.pipeline.indexing.fast_encoder import (
     ARTEFACT_FORMAT,
     META_FILE,
     ONNX_FILE,
@@ -117,8 +117,8 @@ def test_query_path_never_imports_torch(onnx_dir):
     code = (
         "import sys\n"
         "from pathlib import Path\n"
-        "import ketaqa.pipeline.assistant\n"
-        "from ketaqa.pipeline.fast_encoder import query_encoder\n"
+        "import ketaqa.pipeline.answering.assistant\n"
+        "from ketaqa.pipeline.indexing.fast_encoder import query_encoder\n"
         "enc = query_encoder(Path(sys.argv[1]))\n"
         "assert type(enc).__name__ == 'OnnxEncoder', type(enc)\n"
         "assert enc.encode(['Which patients may benefit?']).shape == (1, 384)\n"

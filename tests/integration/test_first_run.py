@@ -97,7 +97,7 @@ def test_settings_read_the_switch_and_probe_time():
 def test_make_run_flow_fetches_indexes_and_serves(fresh_settings, encoder, monkeypatch, capsys):
     from ketaqa.apps.cli import main
     from ketaqa.apps.ui.api import Api
-    from ketaqa.pipeline.assistant import Assistant
+    from ketaqa.pipeline.answering.assistant import Assistant
 
     corpus = fresh_settings.corpus_dir
     fake = FakeEutils(

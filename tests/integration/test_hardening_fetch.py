@@ -16,7 +16,7 @@ from ketaqa.abstracts.entrez import EntrezClient, EutilsConfig, ResponseTooLarge
 from ketaqa.abstracts.fetch import DEADLINE_REASON, fetch
 from ketaqa.config import REPO_ROOT
 from ketaqa.errors import KetaqaError
-from ketaqa.pipeline.corpus import load_references
+from ketaqa.pipeline.documents.corpus import load_references
 
 
 class Handler(BaseHTTPRequestHandler):

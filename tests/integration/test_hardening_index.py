@@ -16,11 +16,11 @@ import pytest
 
 from ketaqa.abstracts.importer import import_path
 from ketaqa.config import REPO_ROOT
-from ketaqa.pipeline import tokenizer as tokenizer_module
-from ketaqa.pipeline.abstract_corpus import load_rendered
-from ketaqa.pipeline.assistant import Assistant
-from ketaqa.pipeline.corpus import load_references
-from ketaqa.pipeline.index import build_index, index_status, load_index, open_index
+from ketaqa.pipeline.answering.assistant import Assistant
+from ketaqa.pipeline.documents.abstract_corpus import load_rendered
+from ketaqa.pipeline.documents.corpus import load_references
+from ketaqa.pipeline.indexing import tokenizer as tokenizer_module
+from ketaqa.pipeline.indexing.index import build_index, index_status, load_index, open_index
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "synthetic_pubmed"
 

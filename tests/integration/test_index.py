@@ -10,8 +10,8 @@ import pytest
 
 from ketaqa.config import DenseIndexSettings
 from ketaqa.errors import IndexStateError
-from ketaqa.pipeline import index as index_module
-from ketaqa.pipeline.index import build_index, index_status, load_index, open_index
+from ketaqa.pipeline.indexing import index as index_module
+from ketaqa.pipeline.indexing.index import build_index, index_status, load_index, open_index
 
 
 def live_build(settings) -> Path:
@@ -116,7 +116,7 @@ def test_failed_build_leaves_previous_index_usable(built, encoder, monkeypatch):
 def test_same_corpus_gives_same_index_and_ranking(built, encoder, raw_encoder, tmp_path):
     from dataclasses import replace
 
-    from ketaqa.pipeline.assistant import Assistant
+    from ketaqa.pipeline.answering.assistant import Assistant
 
     other = replace(built, index_dir=tmp_path / "other-index")
     build_index(other, raw_encoder)  # the model itself, not the session's remembered vectors
@@ -135,7 +135,7 @@ def test_large_indexes_switch_to_approximate_search():
     import faiss
     import numpy as np
 
-    from ketaqa.pipeline.index import dense_index
+    from ketaqa.pipeline.indexing.index import dense_index
 
     rng = np.random.default_rng(7)
     vectors = rng.normal(size=(2000, 32)).astype("float32")

@@ -39,7 +39,7 @@ def with_milvus(settings, server, collection="ketaqa"):
 
 @pytest.fixture(scope="module")
 def milvus_settings(settings, server, assistant):  # `assistant` builds the session index first
-    from ketaqa.pipeline.backends import build_milvus
+    from ketaqa.pipeline.search.backends import build_milvus
 
     s = with_milvus(settings, server)
     assert build_milvus(s).startswith("ketaqa_")
@@ -48,13 +48,13 @@ def milvus_settings(settings, server, assistant):  # `assistant` builds the sess
 
 @pytest.fixture(scope="module")
 def milvus_assistant(milvus_settings, encoder):
-    from ketaqa.pipeline.assistant import Assistant
+    from ketaqa.pipeline.answering.assistant import Assistant
 
     return Assistant.open(milvus_settings, encoder)
 
 
 def test_build_is_idempotent(milvus_settings):
-    from ketaqa.pipeline.backends import build_milvus
+    from ketaqa.pipeline.search.backends import build_milvus
 
     assert build_milvus(milvus_settings) == "up to date"
 
@@ -108,11 +108,11 @@ def test_evaluation_through_milvus_matches_in_process(milvus_assistant, assistan
 
 def test_collection_from_another_model_is_stale(milvus_settings, encoder):
     """A collection whose fingerprint names another model is refused, like a stale index."""
-    from ketaqa.pipeline.backends import milvus_collection as mc
-    from ketaqa.pipeline.backends import open_search
-    from ketaqa.pipeline.backends.milvus_search import MilvusConnection
-    from ketaqa.pipeline.bm25 import Parameters
-    from ketaqa.pipeline.index import expected_fingerprint, load_index
+    from ketaqa.pipeline.indexing.index import expected_fingerprint, load_index
+    from ketaqa.pipeline.search.backends import milvus_collection as mc
+    from ketaqa.pipeline.search.backends import open_search
+    from ketaqa.pipeline.search.backends.milvus_search import MilvusConnection
+    from ketaqa.pipeline.search.bm25 import Parameters
 
     other = replace(milvus_settings, backend=replace(milvus_settings.backend, collection="other"))
     fingerprint = mc.collection_fingerprint(

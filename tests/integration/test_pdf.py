@@ -6,8 +6,8 @@ import pytest
 from fpdf import FPDF
 
 from ketaqa.errors import CorpusError
-from ketaqa.pipeline.index import build_index, load_index
-from ketaqa.pipeline.library import load_corpus
+from ketaqa.pipeline.documents.library import load_corpus
+from ketaqa.pipeline.indexing.index import build_index, load_index
 
 PAGE_TEXTS = [
     "Synthetic test page one. Ketamine infusions were studied in a made-up cohort.",

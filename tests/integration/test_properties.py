@@ -6,11 +6,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ketaqa.errors import InputError
-from ketaqa.pipeline.assistant import validate_question
-from ketaqa.pipeline.corpus import Document
-from ketaqa.pipeline.passages import passages_from_outline, split_sentences, units
-from ketaqa.pipeline.structure import parse_document
-from ketaqa.pipeline.tokenizer import ClinicalTokenizer
+from ketaqa.pipeline.answering.assistant import validate_question
+from ketaqa.pipeline.documents.corpus import Document
+from ketaqa.pipeline.documents.passages import passages_from_outline, split_sentences, units
+from ketaqa.pipeline.documents.structure import parse_document
+from ketaqa.pipeline.indexing.tokenizer import ClinicalTokenizer
 
 TOKENIZER = ClinicalTokenizer()
 any_text = st.text(max_size=3000)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ketaqa.pipeline.retrieve import (
+from ketaqa.pipeline.search.retrieve import (
     Scored,
     apply_entry_prior,
     apply_population_prior,

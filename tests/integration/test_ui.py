@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import pytest
 
-from ketaqa.pipeline.verdict import verdict_sentence
+from ketaqa.pipeline.answering.verdict import verdict_sentence
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -20,7 +20,7 @@ from ketaqa import teaching
 from ketaqa.apps.ui import app as ui
 from ketaqa.apps.ui import ask_tab, render
 from ketaqa.config import REPO_ROOT
-from ketaqa.pipeline.assistant import NOTICE
+from ketaqa.pipeline.answering.assistant import NOTICE
 from ketaqa.tools.net import free_port
 
 pytestmark = pytest.mark.slow

@@ -7,8 +7,8 @@ abbreviations and shorthand, must be answered with its passage first.
 
 import pytest
 
-from ketaqa.pipeline.retrieve import PRIOR_KINDS
-from ketaqa.pipeline.verdict import Verdict
+from ketaqa.pipeline.answering.verdict import Verdict
+from ketaqa.pipeline.search.retrieve import PRIOR_KINDS
 
 CONTRAINDICATIONS = {
     "poorly controlled psychoses": (

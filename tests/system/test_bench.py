@@ -14,7 +14,7 @@ import pytest
 
 from ketaqa.apps.cli import build_parser
 from ketaqa.apps.tool_commands import cmd_bench
-from ketaqa.pipeline.fast_encoder import ENCODERS_DIR, export_onnx, fast_encoder_status
+from ketaqa.pipeline.indexing.fast_encoder import ENCODERS_DIR, export_onnx, fast_encoder_status
 from ketaqa.tools.bench.figures import Plan, figure
 from ketaqa.tools.bench.report import render_markdown
 from ketaqa.tools.bench.scale import synthesise

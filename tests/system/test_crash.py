@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from ketaqa.pipeline.index import index_status, load_index
+from ketaqa.pipeline.indexing.index import index_status, load_index
 
 pytestmark = pytest.mark.slow
 

@@ -33,7 +33,7 @@ def milvus_settings(settings, uri: str, fallback: str = ""):
 
 
 def test_server_killed_before_start_is_one_line_naming_the_uri(settings, server, encoder):
-    from ketaqa.pipeline.assistant import Assistant
+    from ketaqa.pipeline.answering.assistant import Assistant
 
     s = milvus_settings(settings, server.uri)
     server.kill()
@@ -45,7 +45,7 @@ def test_server_killed_before_start_is_one_line_naming_the_uri(settings, server,
 
 
 def test_fallback_to_the_local_index_warns(settings, server, encoder, assistant):
-    from ketaqa.pipeline.assistant import Assistant
+    from ketaqa.pipeline.answering.assistant import Assistant
 
     s = milvus_settings(settings, server.uri, fallback="local")
     server.kill()
@@ -60,8 +60,8 @@ def test_fallback_to_the_local_index_warns(settings, server, encoder, assistant)
 def test_server_killed_mid_run(settings, server, encoder, monkeypatch, capsys):
     from ketaqa.apps.cli import main
     from ketaqa.apps.ui.api import Api
-    from ketaqa.pipeline.assistant import Assistant
-    from ketaqa.pipeline.backends import build_milvus
+    from ketaqa.pipeline.answering.assistant import Assistant
+    from ketaqa.pipeline.search.backends import build_milvus
 
     s = milvus_settings(settings, server.uri)
     build_milvus(s)
@@ -92,8 +92,8 @@ def test_server_killed_mid_run(settings, server, encoder, monkeypatch, capsys):
 
 
 def test_restarted_server_is_reconnected_by_the_retry(settings, server, encoder):
-    from ketaqa.pipeline.assistant import Assistant
-    from ketaqa.pipeline.backends import build_milvus
+    from ketaqa.pipeline.answering.assistant import Assistant
+    from ketaqa.pipeline.search.backends import build_milvus
 
     s = milvus_settings(settings, server.uri)
     build_milvus(s)

@@ -2,7 +2,8 @@
 
 - a lower layer never imports a higher one (pipeline < abstracts, teaching < evaluation <
   tools, apps);
-- inside the pipeline, a stage never imports a later stage;
+- the pipeline is four rooms (documents, indexing, search, answering); a module never imports a
+  later room, nor a later module of its own room;
 - only `ketaqa.config` reads the environment.
 """
 
@@ -37,36 +38,29 @@ ALLOWED = {
     },
 }
 
-# The pipeline's stages in reading order; a stage may import only earlier ones.
-STAGES = [
-    "pdf_text",
-    "corpus",
-    "outline",
-    "layout",
-    "linking",
-    "statement",
-    "pubmed_xml",
-    "structure_report",
-    "structure",
-    "bibliography",
-    "library",
-    "passages",
-    "abstract_corpus",
-    "tokenizer",
-    "embedding",
-    "fast_encoder",
-    "encode",
-    "index",
-    "english",
-    "query",
-    "bm25",
-    "retrieve",
-    "verdict",
-    "answer",
-    "source_evidence",
-    "backends",
-    "assistant",
-]
+# The pipeline's rooms in reading order, and each room's modules in reading order: a module may
+# import an earlier room, or an earlier module of its own room, never a later one.
+ROOMS = {
+    "documents": [
+        "pdf_text",
+        "corpus",
+        "outline",
+        "layout",
+        "linking",
+        "statement",
+        "pubmed_xml",
+        "structure_report",
+        "structure",
+        "bibliography",
+        "library",
+        "passages",
+        "abstract_corpus",
+    ],
+    "indexing": ["tokenizer", "embedding", "fast_encoder", "encode", "index", "english"],
+    "search": ["query", "bm25", "retrieve", "backends"],
+    "answering": ["verdict", "answer", "source_evidence", "assistant"],
+}
+ROOM_ORDER = list(ROOMS)
 
 
 def ketaqa_imports(path: Path) -> set[str]:
@@ -105,18 +99,39 @@ def test_no_layer_imports_a_higher_one():
     assert not wrong, wrong
 
 
+def pipeline_place(module: str) -> tuple[int, int] | None:
+    """(room, stage) of a pipeline module such as `ketaqa.pipeline.search.retrieve`."""
+    bits = module.split(".")
+    if len(bits) < 4 or bits[1] != "pipeline" or bits[2] not in ROOMS:
+        return None
+    stages = ROOMS[bits[2]]
+    if bits[3] not in stages:
+        return None
+    return ROOM_ORDER.index(bits[2]), stages.index(bits[3])
+
+
+def test_pipeline_is_four_rooms_and_nothing_else():
+    loose = [
+        path.name
+        for path in (PACKAGE / "pipeline").iterdir()
+        if path.name not in {"__init__.py", "__pycache__", *ROOMS}
+    ]
+    assert not loose, f"pipeline/ holds only its rooms: {loose}"
+
+
 def test_pipeline_stages_import_only_earlier_stages():
     wrong = []
     for name, path in modules():
         if not name.startswith("ketaqa.pipeline.") or name.endswith("__init__"):
             continue
-        stage = name.split(".")[2]  # a module, or a sub-package such as `backends`
-        assert stage in STAGES, f"place {stage} in STAGES"
+        if name.count(".") < 3:
+            continue  # a room's own __init__ is skipped above; nothing else lives at that depth
+        place = pipeline_place(name)
+        assert place is not None, f"place {name} in ROOMS"
         for imported in ketaqa_imports(path):
-            bits = imported.split(".")
-            later = len(bits) >= 3 and bits[1] == "pipeline" and bits[2] in STAGES
-            if later and STAGES.index(bits[2]) > STAGES.index(stage):
-                wrong.append(f"{stage} imports the later stage {bits[2]}")
+            other = pipeline_place(imported)
+            if other is not None and other > place:
+                wrong.append(f"{name} imports the later {imported}")
     assert not wrong, wrong
 
 

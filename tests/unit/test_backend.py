@@ -7,8 +7,8 @@ import pytest
 
 from ketaqa.config import Settings
 from ketaqa.errors import KetaqaError
-from ketaqa.pipeline.backends import milvus_search
-from ketaqa.pipeline.backends.milvus_search import BackendError, MilvusConnection
+from ketaqa.pipeline.search.backends import milvus_search
+from ketaqa.pipeline.search.backends.milvus_search import BackendError, MilvusConnection
 
 
 def test_backend_settings_from_env():

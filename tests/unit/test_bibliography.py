@@ -11,12 +11,12 @@ import pytest
 from document_fixtures import SYNTHETIC_STATEMENT
 
 from ketaqa.config import REPO_ROOT
-from ketaqa.pipeline.bibliography import overlay, parse_entry
-from ketaqa.pipeline.corpus import Reference, load_references
-from ketaqa.pipeline.library import load_corpus
-from ketaqa.pipeline.passages import build_passages
-from ketaqa.pipeline.structure import parse_document
-from ketaqa.pipeline.structure_report import report, structure_counts
+from ketaqa.pipeline.documents.bibliography import overlay, parse_entry
+from ketaqa.pipeline.documents.corpus import Reference, load_references
+from ketaqa.pipeline.documents.library import load_corpus
+from ketaqa.pipeline.documents.passages import build_passages
+from ketaqa.pipeline.documents.structure import parse_document
+from ketaqa.pipeline.documents.structure_report import report, structure_counts
 
 REAL = REPO_ROOT / "corpus"
 OWN_KEYS = (

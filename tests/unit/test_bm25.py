@@ -9,11 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ketaqa.config import REPO_ROOT
-from ketaqa.pipeline.bm25 import Parameters, SparseBM25
-from ketaqa.pipeline.index import collect_passages
-from ketaqa.pipeline.library import load_corpus
-from ketaqa.pipeline.retrieve import BM25_VARIANTS, rank
-from ketaqa.pipeline.tokenizer import build_tokenizer
+from ketaqa.pipeline.documents.library import load_corpus
+from ketaqa.pipeline.indexing.index import collect_passages
+from ketaqa.pipeline.indexing.tokenizer import build_tokenizer
+from ketaqa.pipeline.search.bm25 import Parameters, SparseBM25
+from ketaqa.pipeline.search.retrieve import BM25_VARIANTS, rank
 
 VARIANTS = sorted(BM25_VARIANTS)
 

@@ -9,10 +9,10 @@ import pytest
 from pypdf import PdfReader
 
 from ketaqa.config import REPO_ROOT
-from ketaqa.pipeline.library import load_corpus
-from ketaqa.pipeline.passages import build_passages
-from ketaqa.pipeline.pdf_text import dehyphenate, normalise
-from ketaqa.pipeline.structure import parse_document
+from ketaqa.pipeline.documents.library import load_corpus
+from ketaqa.pipeline.documents.passages import build_passages
+from ketaqa.pipeline.documents.pdf_text import dehyphenate, normalise
+from ketaqa.pipeline.documents.structure import parse_document
 
 BULLET = re.compile(r"(^|\n)(\s*)[-•] ")
 
@@ -128,7 +128,7 @@ def test_revised_statement_keeps_its_structure(revised, txt_passages):
 
 
 def test_structure_summary_is_the_same_for_txt_and_pdf(pdf_corpus):
-    from ketaqa.pipeline.structure import structure_summary
+    from ketaqa.pipeline.documents.structure import structure_summary
 
     txt = load_corpus(REPO_ROOT / "corpus")
     lines = [

@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 from wordfreq import get_frequency_dict, zipf_frequency
 
-from ketaqa.pipeline.english import (
+from ketaqa.pipeline.indexing.english import (
     TABLE_FILE,
     EnglishFrequency,
     ensure_english_table,
@@ -75,7 +75,7 @@ def test_a_table_that_cannot_be_saved_is_reported_not_raised(tmp_path, monkeypat
     def refuse(path):
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr("ketaqa.pipeline.english.write_english_table", refuse)
+    monkeypatch.setattr("ketaqa.pipeline.indexing.english.write_english_table", refuse)
     said = []
     assert ensure_english_table(tmp_path, said.append) is False
     assert "questions will read wordfreq" in said[-1]

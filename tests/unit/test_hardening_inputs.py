@@ -32,9 +32,13 @@ from ketaqa.apps.ui.guard import (
 )
 from ketaqa.config import Settings
 from ketaqa.errors import InputError
-from ketaqa.pipeline.abstract_corpus import cache_path, load_rendered
-from ketaqa.pipeline.corpus import load_references
-from ketaqa.pipeline.pubmed_xml import MAX_ABSTRACT_CHARS, PubmedXMLError, parse_article_set
+from ketaqa.pipeline.documents.abstract_corpus import cache_path, load_rendered
+from ketaqa.pipeline.documents.corpus import load_references
+from ketaqa.pipeline.documents.pubmed_xml import (
+    MAX_ABSTRACT_CHARS,
+    PubmedXMLError,
+    parse_article_set,
+)
 from ketaqa.text import json_terminal_safe, terminal_safe
 
 

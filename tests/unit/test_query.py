@@ -9,17 +9,17 @@ import re
 import pytest
 
 from ketaqa.config import REPO_ROOT
-from ketaqa.pipeline.embedding import general_vocabulary
-from ketaqa.pipeline.library import load_corpus
-from ketaqa.pipeline.passages import build_passages
-from ketaqa.pipeline.query import (
+from ketaqa.pipeline.documents.library import load_corpus
+from ketaqa.pipeline.documents.passages import build_passages
+from ketaqa.pipeline.indexing.embedding import general_vocabulary
+from ketaqa.pipeline.indexing.tokenizer import build_tokenizer
+from ketaqa.pipeline.search.query import (
     LEXICON_FILE,
     QueryReader,
     load_lexicon,
     passage_populations,
     without,
 )
-from ketaqa.pipeline.tokenizer import build_tokenizer
 
 STATEMENT = (REPO_ROOT / "corpus" / "position-statement.txt").read_text(encoding="utf-8")
 

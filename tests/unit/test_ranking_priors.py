@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from ketaqa.pipeline.retrieve import apply_coverage_prior, entries_after_statement, term_postings
+from ketaqa.pipeline.search.retrieve import (
+    apply_coverage_prior,
+    entries_after_statement,
+    term_postings,
+)
 
 # two real bullets, as the index tokenises them (stemmed)
 TOKENS = [

@@ -10,12 +10,12 @@ import pytest
 
 from ketaqa.apps.ui import render
 from ketaqa.config import REPO_ROOT
-from ketaqa.pipeline.answer import Answer, RankedPassage
-from ketaqa.pipeline.assistant import NOTICE
-from ketaqa.pipeline.library import load_corpus
-from ketaqa.pipeline.passages import build_passages, split_sentences
-from ketaqa.pipeline.structure import document_citation
-from ketaqa.pipeline.verdict import Verdict, verdict_sentence
+from ketaqa.pipeline.answering.answer import Answer, RankedPassage
+from ketaqa.pipeline.answering.assistant import NOTICE
+from ketaqa.pipeline.answering.verdict import Verdict, verdict_sentence
+from ketaqa.pipeline.documents.library import load_corpus
+from ketaqa.pipeline.documents.passages import build_passages, split_sentences
+from ketaqa.pipeline.documents.structure import document_citation
 
 CORPUS = REPO_ROOT / "corpus"
 

@@ -5,9 +5,14 @@ from __future__ import annotations
 import pytest
 
 from ketaqa.config import REPO_ROOT
-from ketaqa.pipeline.library import load_corpus
-from ketaqa.pipeline.passages import MAX_WORDS, build_passages, split_sentences, word_count
-from ketaqa.pipeline.structure import parse_document
+from ketaqa.pipeline.documents.library import load_corpus
+from ketaqa.pipeline.documents.passages import (
+    MAX_WORDS,
+    build_passages,
+    split_sentences,
+    word_count,
+)
+from ketaqa.pipeline.documents.structure import parse_document
 
 CORPUS = REPO_ROOT / "corpus"
 
@@ -222,7 +227,7 @@ def test_split_sentences_keeps_page_references_whole():
 
 
 def test_no_highlight_unit_of_the_statement_cuts_a_page_reference(statement_text):
-    from ketaqa.pipeline.passages import units
+    from ketaqa.pipeline.documents.passages import units
 
     for line in statement_text.splitlines():
         for s, e in units(line):

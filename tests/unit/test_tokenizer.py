@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from ketaqa.pipeline.tokenizer import ClinicalTokenizer, build_tokenizer, learn_abbreviations
+from ketaqa.pipeline.indexing.tokenizer import (
+    ClinicalTokenizer,
+    build_tokenizer,
+    learn_abbreviations,
+)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ketaqa.pipeline.verdict import (
+from ketaqa.pipeline.answering.verdict import (
     SIGNALS,
     Verdict,
     VerdictModel,

@@ -41,7 +41,7 @@ from Bio import Entrez
 
 from ketaqa.config import EUTILS_URL
 from ketaqa.errors import KetaqaError
-from ketaqa.pipeline.pubmed_xml import PubmedXMLError
+from ketaqa.pipeline.documents.pubmed_xml import PubmedXMLError
 
 BIOPYTHON_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"  # written into Bio.Entrez
 TOOL = "ketaqa"

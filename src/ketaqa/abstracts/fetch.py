@@ -22,9 +22,9 @@ from ketaqa.abstracts.entrez import (
 from ketaqa.abstracts.resolve import resolve_all, save_resolutions
 from ketaqa.abstracts.status import Missing, none_by_nature
 from ketaqa.files import write_atomic
-from ketaqa.pipeline.abstract_corpus import cache_path, is_readable
-from ketaqa.pipeline.corpus import Reference
-from ketaqa.pipeline.pubmed_xml import PubmedXMLError, parse_article_set
+from ketaqa.pipeline.documents.abstract_corpus import cache_path, is_readable
+from ketaqa.pipeline.documents.corpus import Reference
+from ketaqa.pipeline.documents.pubmed_xml import PubmedXMLError, parse_article_set
 from ketaqa.progress import Progress, quiet
 
 BATCH_SIZE = 50  # PMIDs per efetch request

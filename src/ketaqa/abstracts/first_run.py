@@ -18,8 +18,8 @@ from ketaqa.abstracts.status import status
 from ketaqa.config import AbstractsSettings
 from ketaqa.errors import KetaqaError
 from ketaqa.files import write_atomic
-from ketaqa.pipeline.abstract_corpus import ABSTRACTS_DIR
-from ketaqa.pipeline.corpus import REFERENCES_FILE, load_references
+from ketaqa.pipeline.documents.abstract_corpus import ABSTRACTS_DIR
+from ketaqa.pipeline.documents.corpus import REFERENCES_FILE, load_references
 from ketaqa.progress import Progress, quiet
 
 OFFLINE = "abstracts: not fetched (offline); answering from the statement"

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import rispy
 from Bio import Medline
 
-from ketaqa.pipeline.pubmed_xml import (
+from ketaqa.pipeline.documents.pubmed_xml import (
     PubmedRecord,
     PubmedXMLError,
     parse_article_set,

@@ -16,9 +16,9 @@ from ketaqa.abstracts.formats import RecordError, read_records
 from ketaqa.abstracts.resolve import Resolution, save_resolutions
 from ketaqa.errors import InputError, KetaqaError
 from ketaqa.files import write_atomic
-from ketaqa.pipeline.abstract_corpus import cache_path
-from ketaqa.pipeline.corpus import Reference
-from ketaqa.pipeline.pubmed_xml import PubmedRecord, normalise_doi
+from ketaqa.pipeline.documents.abstract_corpus import cache_path
+from ketaqa.pipeline.documents.corpus import Reference
+from ketaqa.pipeline.documents.pubmed_xml import PubmedRecord, normalise_doi
 from ketaqa.progress import Progress, quiet
 
 

@@ -23,9 +23,9 @@ from ketaqa.abstracts.entrez import (
     normalise_title,
 )
 from ketaqa.files import write_atomic
-from ketaqa.pipeline.abstract_corpus import ABSTRACTS_DIR
-from ketaqa.pipeline.corpus import Reference
-from ketaqa.pipeline.pubmed_xml import PubmedXMLError
+from ketaqa.pipeline.documents.abstract_corpus import ABSTRACTS_DIR
+from ketaqa.pipeline.documents.corpus import Reference
+from ketaqa.pipeline.documents.pubmed_xml import PubmedXMLError
 
 RESOLUTION_FILE = "resolution.json"
 TITLE_SEARCH_WORDS = 10

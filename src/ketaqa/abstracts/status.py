@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ketaqa.pipeline.abstract_corpus import abstract_files, is_readable
-from ketaqa.pipeline.corpus import Reference
+from ketaqa.pipeline.documents.abstract_corpus import abstract_files, is_readable
+from ketaqa.pipeline.documents.corpus import Reference
 
 if TYPE_CHECKING:
     from ketaqa.abstracts.resolve import Resolution

@@ -14,8 +14,8 @@ from ketaqa.abstracts.resolve import load_resolutions
 from ketaqa.abstracts.status import AbstractStatus, status
 from ketaqa.config import Settings
 from ketaqa.errors import InputError
-from ketaqa.pipeline.abstract_corpus import ABSTRACTS_DIR
-from ketaqa.pipeline.corpus import REFERENCES_FILE, load_references
+from ketaqa.pipeline.documents.abstract_corpus import ABSTRACTS_DIR
+from ketaqa.pipeline.documents.corpus import REFERENCES_FILE, load_references
 from ketaqa.progress import Progress
 
 

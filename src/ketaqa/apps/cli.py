@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ketaqa.config import offline_env
 from ketaqa.errors import InputError, KetaqaError
-from ketaqa.pipeline.verdict import verdict_sentence
+from ketaqa.pipeline.answering.verdict import verdict_sentence
 from ketaqa.text import json_terminal_safe, terminal_safe
 
 EXIT_USAGE = 2
@@ -257,10 +257,10 @@ LAZY_COMMANDS = {
 
 def cmd_index(args: argparse.Namespace) -> int:
     from ketaqa.config import Settings
-    from ketaqa.pipeline.embedding import Encoder
-    from ketaqa.pipeline.english import ensure_english_table
-    from ketaqa.pipeline.fast_encoder import ensure_fast_encoder
-    from ketaqa.pipeline.index import index_status, open_index
+    from ketaqa.pipeline.indexing.embedding import Encoder
+    from ketaqa.pipeline.indexing.english import ensure_english_table
+    from ketaqa.pipeline.indexing.fast_encoder import ensure_fast_encoder
+    from ketaqa.pipeline.indexing.index import index_status, open_index
 
     settings = Settings.from_env()
     if not args.no_fetch:
@@ -278,7 +278,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     ensure_english_table(settings.index_dir, _progress)
     _structure_report(settings.corpus_dir, settings.index_dir)
     if (args.backend or settings.backend.kind) == "milvus":
-        from ketaqa.pipeline.backends import build_milvus
+        from ketaqa.pipeline.search.backends import build_milvus
 
         build_milvus(settings, rebuild=args.rebuild, progress=_progress)
     return 0
@@ -287,9 +287,9 @@ def cmd_index(args: argparse.Namespace) -> int:
 def _structure_report(corpus_dir, index_dir) -> None:
     """Per document, how much structure it parsed into: a maintainer's check after a revision,
     with a warning when a document parses into much less than at the last `ketaqa index`."""
-    from ketaqa.pipeline.library import load_corpus
-    from ketaqa.pipeline.structure import parse_document
-    from ketaqa.pipeline.structure_report import report, structure_counts
+    from ketaqa.pipeline.documents.library import load_corpus
+    from ketaqa.pipeline.documents.structure import parse_document
+    from ketaqa.pipeline.documents.structure_report import report, structure_counts
 
     corpus = load_corpus(corpus_dir)
     counts = {
@@ -306,7 +306,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from ketaqa.apps.ui.app import build_app, launch
     from ketaqa.config import Settings
-    from ketaqa.pipeline.assistant import Assistant
+    from ketaqa.pipeline.answering.assistant import Assistant
 
     settings = Settings.from_env()
     server = replace(
@@ -356,7 +356,7 @@ def read_questions(path: Path, limit: int = MAX_QUESTIONS_FILE_BYTES) -> list[st
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from ketaqa.pipeline.assistant import Assistant, validate_question, validate_top_k
+    from ketaqa.pipeline.answering.assistant import Assistant, validate_question, validate_top_k
 
     if args.file and args.question:
         raise InputError("give either a question or --file, not both")
@@ -404,7 +404,7 @@ def format_answer(assistant, answer) -> str:
         for f in p.footnotes:
             lines.append(f"    {f.text}")
     lines.append("")
-    from ketaqa.pipeline.assistant import NOTICE
+    from ketaqa.pipeline.answering.assistant import NOTICE
 
     lines.append(NOTICE)
     return "\n".join(lines)

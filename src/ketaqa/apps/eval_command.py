@@ -17,7 +17,7 @@ from ketaqa.evaluation.gate import accept, load_baseline
 from ketaqa.evaluation.report import report_markdown
 from ketaqa.evaluation.run import run_evaluation
 from ketaqa.evaluation.tune import fit_verdict, tune, write_tuned_settings
-from ketaqa.pipeline.assistant import Assistant
+from ketaqa.pipeline.answering.assistant import Assistant
 from ketaqa.progress import Progress
 
 

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ketaqa import __version__
 from ketaqa.config import MAX_TOP_K, ServerSettings, Settings
 from ketaqa.errors import IndexStateError, InputError, KetaqaError
-from ketaqa.pipeline.assistant import Assistant, validate_question, validate_top_k
+from ketaqa.pipeline.answering.assistant import Assistant, validate_question, validate_top_k
 
 MAX_BODY_BYTES = 32 * 1024  # a 2,000-character question, fully \u-escaped, is ~12 KiB
 log = logging.getLogger(__name__)
@@ -291,7 +291,7 @@ class _Loader:
         self.settings, self.assistant, self.problem = settings, None, "the index is loading"
 
     def run(self) -> None:
-        from ketaqa.pipeline.index import index_status
+        from ketaqa.pipeline.indexing.index import index_status
 
         while self.assistant is None:
             status = index_status(self.settings)

@@ -34,7 +34,7 @@ def cmd_bench(args: argparse.Namespace, progress: Progress) -> int:
 def cmd_loadtest(args: argparse.Namespace, progress: Progress) -> int:
     """Load the app given by --url, or one started here on a free loopback port."""
     from ketaqa.evaluation.dataset import load_questions
-    from ketaqa.pipeline.assistant import Assistant
+    from ketaqa.pipeline.answering.assistant import Assistant
     from ketaqa.tools.loadtest import run_load
 
     if not 1 <= args.clients <= 64 or not 1 <= args.seconds <= 600:

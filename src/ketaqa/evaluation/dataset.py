@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ketaqa.config import QUESTIONS_FILE
 from ketaqa.errors import InputError
-from ketaqa.pipeline.passages import Passage
+from ketaqa.pipeline.documents.passages import Passage
 
 Judgments = dict[str, dict[str, int]]  # qrels: question id -> {relevant passage id: 1}
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ketaqa.evaluation.dataset import EvalItem, Judgments, fold
-from ketaqa.pipeline.passages import Passage
+from ketaqa.pipeline.documents.passages import Passage
 
 EXCERPT_CHARS = 160
 

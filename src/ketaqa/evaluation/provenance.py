@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ketaqa.config import REPO_ROOT
 from ketaqa.files import sha256_file
-from ketaqa.pipeline.assistant import Assistant
+from ketaqa.pipeline.answering.assistant import Assistant
 
 
 def git_state(root: Path = REPO_ROOT) -> tuple[str | None, bool | None]:

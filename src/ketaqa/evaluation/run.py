@@ -18,7 +18,7 @@ from ketaqa.evaluation.outcomes import failures_by_kind, question_outcomes
 from ketaqa.evaluation.provenance import report_header
 from ketaqa.evaluation.report import write_report
 from ketaqa.evaluation.runs import evaluate_items, significance
-from ketaqa.pipeline.assistant import Assistant
+from ketaqa.pipeline.answering.assistant import Assistant
 from ketaqa.progress import Progress, quiet
 
 

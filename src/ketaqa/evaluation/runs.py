@@ -11,9 +11,9 @@ import math
 from dataclasses import dataclass, replace
 
 from ketaqa.evaluation.dataset import EvalItem, Judgments, build_qrels, fold
-from ketaqa.pipeline.assistant import Assistant
-from ketaqa.pipeline.retrieve import Method
-from ketaqa.pipeline.verdict import expected_calibration_error
+from ketaqa.pipeline.answering.assistant import Assistant
+from ketaqa.pipeline.answering.verdict import expected_calibration_error
+from ketaqa.pipeline.search.retrieve import Method
 
 METRICS = ("hit_rate@1", "recall@5", "mrr@10", "ndcg@10")
 METRIC_NAMES = {

@@ -14,9 +14,9 @@ from ketaqa.config import TUNED_SETTINGS_FILE
 from ketaqa.evaluation.dataset import EvalItem, Judgments, build_qrels
 from ketaqa.evaluation.runs import DEPTH, collect_runs, retrieval_metrics
 from ketaqa.files import write_atomic
-from ketaqa.pipeline.assistant import Assistant
-from ketaqa.pipeline.retrieve import Method
-from ketaqa.pipeline.verdict import VerdictModel, fit_verdict_model
+from ketaqa.pipeline.answering.assistant import Assistant
+from ketaqa.pipeline.answering.verdict import VerdictModel, fit_verdict_model
+from ketaqa.pipeline.search.retrieve import Method
 from ketaqa.progress import Progress
 
 ENTRY_PRIORS = (1.0, 0.9, 0.7, 0.5, 0.3)

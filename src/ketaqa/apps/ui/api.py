@@ -23,7 +23,7 @@ from ketaqa.apps.checks import describe_os_error
 from ketaqa.apps.ui.eval_tab import EVALUATION_QUEUE, evaluate
 from ketaqa.config import MAX_TOP_K
 from ketaqa.errors import InputError, KetaqaError
-from ketaqa.pipeline.assistant import NOTICE, Assistant
+from ketaqa.pipeline.answering.assistant import NOTICE, Assistant
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable)

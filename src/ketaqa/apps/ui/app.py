@@ -25,7 +25,7 @@ from ketaqa.apps.ui.guard import (
 )
 from ketaqa.apps.ui.widgets import PAGE_CSS, html_box
 from ketaqa.config import ServerSettings, Settings
-from ketaqa.pipeline.assistant import Assistant
+from ketaqa.pipeline.answering.assistant import Assistant
 
 MAX_UPLOAD = "10mb"  # a teaching-set JSON export is limited to 10 MB too
 

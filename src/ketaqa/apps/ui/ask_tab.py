@@ -19,8 +19,8 @@ from ketaqa.apps.ui.sets_tab import SetsView
 from ketaqa.apps.ui.widgets import CSS, PRIVATE, html_box
 from ketaqa.config import MAX_QUESTION_CHARS
 from ketaqa.errors import InputError, KetaqaError
-from ketaqa.pipeline.assistant import Assistant, Filters
-from ketaqa.pipeline.passages import Passage
+from ketaqa.pipeline.answering.assistant import Assistant, Filters
+from ketaqa.pipeline.documents.passages import Passage
 
 EXAMPLES = (
     "What does the statement say about ketamine for phantom limb pain?",

@@ -15,10 +15,10 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import quote
 
-from ketaqa.pipeline.answer import Answer, RankedPassage
-from ketaqa.pipeline.corpus import Reference
-from ketaqa.pipeline.passages import Passage
-from ketaqa.pipeline.verdict import verdict_sentence
+from ketaqa.pipeline.answering.answer import Answer, RankedPassage
+from ketaqa.pipeline.answering.verdict import verdict_sentence
+from ketaqa.pipeline.documents.corpus import Reference
+from ketaqa.pipeline.documents.passages import Passage
 from ketaqa.text import has_artefacts, source_html
 
 RELATED_BADGE = "Related passage, not an answer"

@@ -17,7 +17,7 @@ from ketaqa.apps.ui import render
 from ketaqa.apps.ui.guard import FOLDERS
 from ketaqa.apps.ui.widgets import PRIVATE, html_box
 from ketaqa.errors import InputError, KetaqaError
-from ketaqa.pipeline.assistant import Assistant
+from ketaqa.pipeline.answering.assistant import Assistant
 
 EVALUATION_QUEUE = {"concurrency_limit": 1, "concurrency_id": "evaluate"}
 REPORT_FILES = ("report.md", "report.json", "metrics.png", "by_tag.png", "reliability.png")

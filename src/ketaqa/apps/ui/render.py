@@ -23,9 +23,9 @@ from ketaqa.apps.ui.cards import (  # noqa: F401  (the answer's HTML, re-exporte
     passage_card,
     source_evidence_html,
 )
-from ketaqa.pipeline.assistant import NOTICE
-from ketaqa.pipeline.corpus import Reference
-from ketaqa.pipeline.passages import Passage
+from ketaqa.pipeline.answering.assistant import NOTICE
+from ketaqa.pipeline.documents.corpus import Reference
+from ketaqa.pipeline.documents.passages import Passage
 
 if TYPE_CHECKING:
     from ketaqa import teaching

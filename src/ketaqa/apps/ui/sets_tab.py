@@ -16,7 +16,7 @@ from ketaqa.apps.ui import render
 from ketaqa.apps.ui.guard import FOLDERS
 from ketaqa.apps.ui.widgets import PRIVATE, html_box
 from ketaqa.errors import InputError, KetaqaError
-from ketaqa.pipeline.assistant import NOTICE
+from ketaqa.pipeline.answering.assistant import NOTICE
 
 EXPORT_CHOICES = (
     ("Student handout (Markdown)", "student"),

@@ -12,9 +12,9 @@ from pathlib import Path
 from rank_bm25 import BM25Okapi
 
 from ketaqa.config import Settings
-from ketaqa.pipeline.embedding import TextEncoder
-from ketaqa.pipeline.fast_encoder import META_FILE, ONNX_FILE, artefact_dir, export_onnx
-from ketaqa.pipeline.index import build_index
+from ketaqa.pipeline.indexing.embedding import TextEncoder
+from ketaqa.pipeline.indexing.fast_encoder import META_FILE, ONNX_FILE, artefact_dir, export_onnx
+from ketaqa.pipeline.indexing.index import build_index
 from ketaqa.tools.bench.figures import Plan, dir_bytes, figure, timed
 
 

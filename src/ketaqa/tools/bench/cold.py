@@ -15,7 +15,7 @@ import numpy as np
 
 from ketaqa.config import Settings, child_env
 from ketaqa.errors import KetaqaError
-from ketaqa.pipeline.index import Index
+from ketaqa.pipeline.indexing.index import Index
 from ketaqa.tools.bench.figures import Plan, figure
 
 PACKAGE = "ketaqa.tools.bench"

@@ -10,9 +10,9 @@ import json
 import sys
 
 from ketaqa.config import Settings
-from ketaqa.pipeline.assistant import Assistant
-from ketaqa.pipeline.fast_encoder import query_encoder
-from ketaqa.pipeline.index import index_status
+from ketaqa.pipeline.answering.assistant import Assistant
+from ketaqa.pipeline.indexing.fast_encoder import query_encoder
+from ketaqa.pipeline.indexing.index import index_status
 
 
 def main(question: str) -> None:

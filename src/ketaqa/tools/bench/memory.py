@@ -9,10 +9,10 @@ import json
 import sys
 
 from ketaqa.config import Settings
-from ketaqa.pipeline.assistant import Assistant
-from ketaqa.pipeline.embedding import Encoder, TextEncoder
-from ketaqa.pipeline.fast_encoder import query_encoder
-from ketaqa.pipeline.index import load_index
+from ketaqa.pipeline.answering.assistant import Assistant
+from ketaqa.pipeline.indexing.embedding import Encoder, TextEncoder
+from ketaqa.pipeline.indexing.fast_encoder import query_encoder
+from ketaqa.pipeline.indexing.index import load_index
 from ketaqa.tools.bench.figures import TOP_K
 from ketaqa.tools.bench.rss import peak_rss_kb
 

@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from ketaqa.config import Settings
-from ketaqa.pipeline.backends import milvus_collection as mc
-from ketaqa.pipeline.backends.milvus_search import (
+from ketaqa.pipeline.documents.outline import BlockKind
+from ketaqa.pipeline.search.backends import milvus_collection as mc
+from ketaqa.pipeline.search.backends.milvus_search import (
     DENSE_FIELD,
     SPARSE_FIELD,
     MilvusConnection,
@@ -24,9 +25,8 @@ from ketaqa.pipeline.backends.milvus_search import (
     MilvusLexical,
     QueryWeights,
 )
-from ketaqa.pipeline.bm25 import Parameters, SparseBM25
-from ketaqa.pipeline.outline import BlockKind
-from ketaqa.pipeline.retrieve import HybridRetriever, Tokenizer
+from ketaqa.pipeline.search.bm25 import Parameters, SparseBM25
+from ketaqa.pipeline.search.retrieve import HybridRetriever, Tokenizer
 from ketaqa.tools import milvus_lite
 from ketaqa.tools.bench.figures import TOP_K, Stopwatch, Timer, figure, percentiles
 

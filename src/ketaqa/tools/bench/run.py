@@ -14,10 +14,14 @@ from pathlib import Path
 from ketaqa.config import Settings
 from ketaqa.evaluation.dataset import load_questions
 from ketaqa.files import write_atomic
-from ketaqa.pipeline.embedding import Encoder
-from ketaqa.pipeline.english import ensure_english_table
-from ketaqa.pipeline.fast_encoder import ensure_fast_encoder, fast_encoder_status, query_encoder
-from ketaqa.pipeline.index import index_status, load_index, open_index
+from ketaqa.pipeline.indexing.embedding import Encoder
+from ketaqa.pipeline.indexing.english import ensure_english_table
+from ketaqa.pipeline.indexing.fast_encoder import (
+    ensure_fast_encoder,
+    fast_encoder_status,
+    query_encoder,
+)
+from ketaqa.pipeline.indexing.index import index_status, load_index, open_index
 from ketaqa.progress import Progress, quiet
 from ketaqa.tools.bench.build import bench_build
 from ketaqa.tools.bench.cold import bench_cold, bench_memory

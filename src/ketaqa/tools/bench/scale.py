@@ -17,10 +17,10 @@ import numpy as np
 from rank_bm25 import BM25Okapi
 
 from ketaqa.config import DenseIndexSettings, Settings
-from ketaqa.pipeline.embedding import TextEncoder
-from ketaqa.pipeline.index import Index, dense_index
-from ketaqa.pipeline.outline import BlockKind
-from ketaqa.pipeline.retrieve import (
+from ketaqa.pipeline.documents.outline import BlockKind
+from ketaqa.pipeline.indexing.embedding import TextEncoder
+from ketaqa.pipeline.indexing.index import Index, dense_index
+from ketaqa.pipeline.search.retrieve import (
     DenseRetriever,
     HybridRetriever,
     LexicalRetriever,

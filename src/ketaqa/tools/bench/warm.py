@@ -7,10 +7,10 @@ import numpy as np
 from rank_bm25 import BM25Okapi
 
 from ketaqa.config import Settings
-from ketaqa.pipeline.assistant import Assistant
-from ketaqa.pipeline.embedding import TextEncoder
-from ketaqa.pipeline.index import Index
-from ketaqa.pipeline.retrieve import Method, fuse, top_k
+from ketaqa.pipeline.answering.assistant import Assistant
+from ketaqa.pipeline.indexing.embedding import TextEncoder
+from ketaqa.pipeline.indexing.index import Index
+from ketaqa.pipeline.search.retrieve import Method, fuse, top_k
 from ketaqa.tools.bench.figures import TOP_K, Plan, Stopwatch, Timer, figure, percentiles
 
 

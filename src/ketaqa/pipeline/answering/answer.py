@@ -1,4 +1,4 @@
-"""Stage 6: from ranked hits to an `Answer`: highlights, and a verdict on whether it answers.
+"""From ranked hits to an `Answer`: highlights, and a verdict on whether it answers.
 
 Nothing is generated: a highlight is a span of the passage's own text (a bullet or sentence),
 chosen by its similarity to the question. The verdict (`answers`, `related`, `not_covered`)
@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ketaqa.pipeline.index import Index
-from ketaqa.pipeline.passages import Passage
-from ketaqa.pipeline.query import CONTRAINDICATED, QueryAnalysis, passage_populations
-from ketaqa.pipeline.retrieve import PRIOR_KINDS, Hit
-from ketaqa.pipeline.verdict import SIGNALS as SIGNAL_NAMES
-from ketaqa.pipeline.verdict import Verdict, VerdictModel, decide
+from ketaqa.pipeline.answering.verdict import SIGNALS as SIGNAL_NAMES
+from ketaqa.pipeline.answering.verdict import Verdict, VerdictModel, decide
+from ketaqa.pipeline.documents.passages import Passage
+from ketaqa.pipeline.indexing.index import Index
+from ketaqa.pipeline.search.query import CONTRAINDICATED, QueryAnalysis, passage_populations
+from ketaqa.pipeline.search.retrieve import PRIOR_KINDS, Hit
 
 LEXICAL_WEIGHT_IN_HIGHLIGHT = 0.5
 EVIDENCE_PASSAGES = 3  # how many top evidence passages the verdict looks at

@@ -1,4 +1,4 @@
-"""Stage 3: turn structure blocks into `Passage`s, the verbatim units a user is shown.
+"""Turn structure blocks into `Passage`s, the verbatim units a user is shown.
 
 A passage is a bullet, a run of short bullets, a lead-in with what it introduces, or a sentence
 group of at most ~120 words. Its text is always `document.text[start:end]`; the section path,
@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from ketaqa.pipeline.corpus import Corpus, Document, Reference
-from ketaqa.pipeline.outline import (
+from ketaqa.pipeline.documents.corpus import Corpus, Document, Reference
+from ketaqa.pipeline.documents.outline import (
     ENDS_MID_SENTENCE_RE,
     Block,
     BlockKind,
@@ -20,7 +20,7 @@ from ketaqa.pipeline.outline import (
     PageSpan,
     SectionPath,
 )
-from ketaqa.pipeline.structure import parse_document
+from ketaqa.pipeline.documents.structure import parse_document
 
 CHUNKER_VERSION = "statement-v3"
 MAX_WORDS = 120
@@ -172,7 +172,7 @@ def build_passages(corpus: Corpus) -> list[Passage]:
     passages: list[Passage] = []
     for doc in corpus.documents:
         if doc.kind == "abstract":
-            continue  # abstracts arrive as passages of their own (ketaqa.pipeline.abstract_corpus)
+            continue  # abstracts arrive as passages of their own (documents.abstract_corpus)
         outline = parse_document(doc, corpus.references_for(doc.doc_id))
         passages.extend(passages_from_outline(doc, outline))
     return passages

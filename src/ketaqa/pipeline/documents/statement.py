@@ -3,7 +3,8 @@
 Section I › A–D › items A-1…D-2, the A-2 guideline questions, Section II's studies, the
 definitions and dates, Appendix 1's mechanisms and the Bibliography each are a `Region`; top-level
 headings, definitions and footnotes read the same everywhere, every other line goes to its
-region's handler (`StatementParser.handlers`). What a line looks like is `ketaqa.pipeline.layout`.
+region's handler (`StatementParser.handlers`). What a line looks like
+is `documents.layout`.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import enum
 import re
 from collections.abc import Callable
 
-from ketaqa.pipeline.corpus import Document, Reference
-from ketaqa.pipeline.layout import (
+from ketaqa.pipeline.documents.corpus import Document, Reference
+from ketaqa.pipeline.documents.layout import (
     AUTHOR_START_RE,
     BIBLIOGRAPHY_HEADING_RE,
     BULLET_RE,
@@ -38,8 +39,8 @@ from ketaqa.pipeline.layout import (
     is_caps_heading,
     split_lines,
 )
-from ketaqa.pipeline.linking import ReferenceLinker
-from ketaqa.pipeline.outline import Block, BlockKind, Outline, PageSpan, SectionPath
+from ketaqa.pipeline.documents.linking import ReferenceLinker
+from ketaqa.pipeline.documents.outline import Block, BlockKind, Outline, PageSpan, SectionPath
 
 
 class Region(enum.Enum):

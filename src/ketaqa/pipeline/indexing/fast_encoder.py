@@ -29,7 +29,13 @@ import numpy as np
 from ketaqa.config import offline_env
 from ketaqa.errors import KetaqaError
 from ketaqa.files import CHECKSUMS_FILE, sha256_file, sha256_file_memo, write_atomic
-from ketaqa.pipeline.embedding import DIMENSION, Encoder, TextEncoder, model_dir, model_fingerprint
+from ketaqa.pipeline.indexing.embedding import (
+    DIMENSION,
+    Encoder,
+    TextEncoder,
+    model_dir,
+    model_fingerprint,
+)
 from ketaqa.progress import Progress, quiet
 
 log = logging.getLogger(__name__)

@@ -1,8 +1,8 @@
-"""Stage 1: load corpus documents verbatim, with their pages and provenance.
+"""Load corpus documents verbatim, with their pages and provenance.
 
 Every `*.txt`, `*.md` and `*.pdf` in the corpus directory is a document. A PDF keeps its real page
 numbers (pypdf). The references are each document's own bibliography entries with the reviewed
-`references.json` over them (`ketaqa.pipeline.bibliography`). A file that cannot be read is
+`references.json` over them (`documents.bibliography`). A file that cannot be read is
 reported by name and skipped, so one bad file never stops the rest of the corpus from indexing.
 """
 
@@ -158,11 +158,11 @@ def load_document(path: Path, corpus_dir: Path) -> Document:
 
 
 def load_pdf(path: Path, doc_id: str) -> Document:
-    """The PDF's normalised text (`ketaqa.pipeline.pdf_text`), with its printed pages."""
+    """The PDF's normalised text (`ketaqa.pipeline.documents.pdf_text`), with its printed pages."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
-    from ketaqa.pipeline.pdf_text import read_pdf_text
+    from ketaqa.pipeline.documents.pdf_text import read_pdf_text
 
     try:
         reader = PdfReader(path)

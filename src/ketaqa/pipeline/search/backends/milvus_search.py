@@ -20,8 +20,8 @@ import numpy as np
 
 from ketaqa.config import BackendSettings
 from ketaqa.errors import KetaqaError
-from ketaqa.pipeline.embedding import TextEncoder
-from ketaqa.pipeline.retrieve import Scored, Tokenizer
+from ketaqa.pipeline.indexing.embedding import TextEncoder
+from ketaqa.pipeline.search.retrieve import Scored, Tokenizer
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

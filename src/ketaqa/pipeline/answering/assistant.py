@@ -12,16 +12,16 @@ import numpy as np
 
 from ketaqa.config import MAX_QUESTION_CHARS, MAX_TOP_K, Settings
 from ketaqa.errors import InputError
-from ketaqa.pipeline.answer import SIGNAL_DEPTH, Answer, Answerer, RankedPassage
-from ketaqa.pipeline.backends import open_search
-from ketaqa.pipeline.embedding import Encoder, TextEncoder, general_vocabulary
-from ketaqa.pipeline.english import EnglishFrequency
-from ketaqa.pipeline.index import Index, index_status
-from ketaqa.pipeline.outline import BlockKind
-from ketaqa.pipeline.query import QueryAnalysis, QueryReader
-from ketaqa.pipeline.retrieve import Hit, HybridRetriever, Method, asks_for_citation
-from ketaqa.pipeline.source_evidence import SourceEvidenceFinder
-from ketaqa.pipeline.verdict import VerdictModel
+from ketaqa.pipeline.answering.answer import SIGNAL_DEPTH, Answer, Answerer, RankedPassage
+from ketaqa.pipeline.answering.source_evidence import SourceEvidenceFinder
+from ketaqa.pipeline.answering.verdict import VerdictModel
+from ketaqa.pipeline.documents.outline import BlockKind
+from ketaqa.pipeline.indexing.embedding import Encoder, TextEncoder, general_vocabulary
+from ketaqa.pipeline.indexing.english import EnglishFrequency
+from ketaqa.pipeline.indexing.index import Index, index_status
+from ketaqa.pipeline.search.backends import open_search
+from ketaqa.pipeline.search.query import QueryAnalysis, QueryReader
+from ketaqa.pipeline.search.retrieve import Hit, HybridRetriever, Method, asks_for_citation
 from ketaqa.progress import Progress, quiet
 from ketaqa.text import has_control_characters
 
@@ -122,7 +122,7 @@ class Assistant:
 
         Building a missing or stale index still uses sentence-transformers; serving questions
         does not need to import torch at all (a cold `ketaqa ask` in about a second)."""
-        from ketaqa.pipeline.fast_encoder import query_encoder
+        from ketaqa.pipeline.indexing.fast_encoder import query_encoder
 
         settings = settings or Settings.from_env()
         encoder = None

@@ -18,10 +18,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ketaqa.errors import InputError, KetaqaError
-from ketaqa.pipeline.corpus import REFERENCES_FILE, Document, Reference
-from ketaqa.pipeline.outline import PageSpan, SectionPath
-from ketaqa.pipeline.passages import Passage, link_neighbours, sentence_groups
-from ketaqa.pipeline.pubmed_xml import (
+from ketaqa.pipeline.documents.corpus import REFERENCES_FILE, Document, Reference
+from ketaqa.pipeline.documents.outline import PageSpan, SectionPath
+from ketaqa.pipeline.documents.passages import Passage, link_neighbours, sentence_groups
+from ketaqa.pipeline.documents.pubmed_xml import (
     MAX_RECORD_BYTES,
     PubmedRecord,
     PubmedXMLError,

@@ -1,6 +1,6 @@
-"""Stage 2: recover a document's structure: headings, item labels, footnotes, citations, pages.
+"""Recover a document's structure: headings, item labels, footnotes, citations, pages.
 
-The position statement is parsed by its real layout (`ketaqa.pipeline.statement`) into verbatim
+The position statement is parsed by its real layout (`documents.statement`) into verbatim
 `Block`s that know their section path, printed pages and the reference they report. Other
 documents fall back to paragraphs under their own headings (Markdown, bold or larger PDF type,
 upper case), with pages from the PDF.
@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import re
 
-from ketaqa.pipeline.corpus import Document, Reference
-from ketaqa.pipeline.layout import is_position_statement
-from ketaqa.pipeline.outline import Block, BlockKind, Outline, PageSpan, SectionPath
-from ketaqa.pipeline.statement import StatementParser
-from ketaqa.pipeline.structure_report import structure_summary
+from ketaqa.pipeline.documents.corpus import Document, Reference
+from ketaqa.pipeline.documents.layout import is_position_statement
+from ketaqa.pipeline.documents.outline import Block, BlockKind, Outline, PageSpan, SectionPath
+from ketaqa.pipeline.documents.statement import StatementParser
+from ketaqa.pipeline.documents.structure_report import structure_summary
 
 __all__ = [
     "document_citation",

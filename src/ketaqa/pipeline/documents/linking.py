@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from ketaqa.pipeline.corpus import Reference
+from ketaqa.pipeline.documents.corpus import Reference
 
 BRACKET_CITE_RE = re.compile(r"\[([A-Z][^\]]*?\d{4})\]")
 

@@ -1,4 +1,4 @@
-"""Stage 4a: tokens and vectors for the passages to index, leaving out any cached abstract
+"""Tokens and vectors for the passages to index, leaving out any cached abstract
 that makes the tokenizer or the encoder fail.
 
 An abstract is the publisher's text, fetched or imported by the user; one odd record (a
@@ -18,10 +18,10 @@ from typing import TypeVar
 
 import numpy as np
 
-from ketaqa.pipeline.corpus import Reference
-from ketaqa.pipeline.embedding import TextEncoder
-from ketaqa.pipeline.passages import Passage, passage_units
-from ketaqa.pipeline.tokenizer import ClinicalTokenizer, build_tokenizer
+from ketaqa.pipeline.documents.corpus import Reference
+from ketaqa.pipeline.documents.passages import Passage, passage_units
+from ketaqa.pipeline.indexing.embedding import TextEncoder
+from ketaqa.pipeline.indexing.tokenizer import ClinicalTokenizer, build_tokenizer
 from ketaqa.progress import Progress
 
 log = logging.getLogger(__name__)

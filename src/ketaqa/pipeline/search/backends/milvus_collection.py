@@ -26,16 +26,16 @@ import numpy as np
 
 from ketaqa.config import Settings
 from ketaqa.errors import IndexStateError
-from ketaqa.pipeline.backends.milvus_search import (
+from ketaqa.pipeline.documents.corpus import Reference
+from ketaqa.pipeline.indexing.index import Fingerprint, Index, passage_from_dict, passage_to_dict
+from ketaqa.pipeline.indexing.tokenizer import ClinicalTokenizer
+from ketaqa.pipeline.search.backends.milvus_search import (
     DENSE_FIELD,
     SPARSE_FIELD,
     BackendError,
     MilvusConnection,
 )
-from ketaqa.pipeline.bm25 import Parameters, SparseBM25
-from ketaqa.pipeline.corpus import Reference
-from ketaqa.pipeline.index import Fingerprint, Index, passage_from_dict, passage_to_dict
-from ketaqa.pipeline.tokenizer import ClinicalTokenizer
+from ketaqa.pipeline.search.bm25 import Parameters, SparseBM25
 from ketaqa.progress import Progress, quiet
 
 BACKEND_FORMAT = 1

@@ -12,10 +12,10 @@ import logging
 
 from ketaqa.config import Settings
 from ketaqa.errors import IndexStateError
-from ketaqa.pipeline.embedding import Encoder, TextEncoder
-from ketaqa.pipeline.index import Index, expected_fingerprint, open_index
-from ketaqa.pipeline.query import passage_populations
-from ketaqa.pipeline.retrieve import HybridRetriever, term_postings
+from ketaqa.pipeline.indexing.embedding import Encoder, TextEncoder
+from ketaqa.pipeline.indexing.index import Index, expected_fingerprint, open_index
+from ketaqa.pipeline.search.query import passage_populations
+from ketaqa.pipeline.search.retrieve import HybridRetriever, term_postings
 from ketaqa.progress import Progress, quiet
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def open_search(
     Milvus unreachable at start: BackendError naming the URI, or with
     KETAQA_BACKEND_FALLBACK=local a warning and the local index."""
     if settings.backend.kind == "milvus":
-        from ketaqa.pipeline.backends.milvus_search import BackendError
+        from ketaqa.pipeline.search.backends.milvus_search import BackendError
 
         try:
             return open_milvus(settings, encoder, progress)
@@ -50,14 +50,14 @@ def open_milvus(
     settings: Settings, encoder: TextEncoder, progress: Progress = quiet
 ) -> tuple[Index, HybridRetriever]:
     """Passages read from the collection, candidates searched in it; stale is an error."""
-    from ketaqa.pipeline.backends import milvus_collection as mc
-    from ketaqa.pipeline.backends.milvus_search import (
+    from ketaqa.pipeline.search.backends import milvus_collection as mc
+    from ketaqa.pipeline.search.backends.milvus_search import (
         MilvusConnection,
         MilvusDense,
         MilvusLexical,
         QueryWeights,
     )
-    from ketaqa.pipeline.bm25 import Parameters
+    from ketaqa.pipeline.search.bm25 import Parameters
 
     conn = MilvusConnection(settings.backend)
     alias = settings.backend.collection
@@ -98,9 +98,9 @@ def open_milvus(
 
 def build_milvus(settings: Settings, rebuild: bool = False, progress: Progress = quiet) -> str:
     """`ketaqa index --backend milvus`: the local index (built if needed), published to Milvus."""
-    from ketaqa.pipeline.backends import milvus_collection as mc
-    from ketaqa.pipeline.backends.milvus_search import MilvusConnection
-    from ketaqa.pipeline.bm25 import Parameters
+    from ketaqa.pipeline.search.backends import milvus_collection as mc
+    from ketaqa.pipeline.search.backends.milvus_search import MilvusConnection
+    from ketaqa.pipeline.search.bm25 import Parameters
 
     conn = MilvusConnection(settings.backend)
     try:

@@ -14,7 +14,7 @@ import re
 import unicodedata
 from dataclasses import fields, replace
 
-from ketaqa.pipeline.corpus import Document, Reference
+from ketaqa.pipeline.documents.corpus import Document, Reference
 
 DOI_RE = re.compile(r"(?:\bdoi:\s*|https?://(?:dx\.)?doi\.org/)(10\.\d{4,9}/[^\s>]+)", re.I)
 PMID_RE = re.compile(r"\bPMID:?\s*(\d{4,9})\b")
@@ -130,8 +130,8 @@ def with_bibliographies(
     """All references: the reviewed ones (overlaid on their parsed entry) in their order, then
     every entry no reviewed record matched, with a generated key. Also, per document, the keys
     of the entries its bibliography printed."""
-    from ketaqa.pipeline.outline import BlockKind
-    from ketaqa.pipeline.structure import parse_document
+    from ketaqa.pipeline.documents.outline import BlockKind
+    from ketaqa.pipeline.documents.structure import parse_document
 
     by_key = {r.key: r for r in reviewed}
     parsed_for: dict[str, Reference] = {}

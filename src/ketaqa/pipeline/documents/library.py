@@ -1,4 +1,4 @@
-"""Stage 2½: the corpus as the pipeline reads it: every document, and the references merged
+"""The corpus as the pipeline reads it: every document, and the references merged
 from what their bibliographies print and what `references.json` reviews.
 
 It stands after the structure parser because a document's own bibliography is read by parsing
@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ketaqa.errors import CorpusError
-from ketaqa.pipeline.bibliography import with_bibliographies
-from ketaqa.pipeline.corpus import (
+from ketaqa.pipeline.documents.bibliography import with_bibliographies
+from ketaqa.pipeline.documents.corpus import (
     REFERENCES_FILE,
     Corpus,
     Document,

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ketaqa.files import write_atomic
-from ketaqa.pipeline.corpus import Document
-from ketaqa.pipeline.outline import BlockKind, Outline
+from ketaqa.pipeline.documents.corpus import Document
+from ketaqa.pipeline.documents.outline import BlockKind, Outline
 
 log = logging.getLogger(__name__)
 

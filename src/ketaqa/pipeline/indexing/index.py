@@ -1,4 +1,4 @@
-"""Stage 4: the saved index: passages, BM25 tokens, FAISS vectors and a manifest.
+"""The saved index: passages, BM25 tokens, FAISS vectors and a manifest.
 
 Layout under the index directory:
 
@@ -32,15 +32,19 @@ import numpy as np
 from ketaqa.config import DenseIndexSettings, Settings
 from ketaqa.errors import IndexStateError, KetaqaError
 from ketaqa.files import CHECKSUMS_FILE, fsync_dir, sha256_file, write_atomic
-from ketaqa.pipeline.abstract_corpus import abstract_files, abstract_passages, with_cached_ids
-from ketaqa.pipeline.corpus import Corpus, Reference, corpus_fingerprint
-from ketaqa.pipeline.embedding import MODEL_ID, Encoder, model_fingerprint
-from ketaqa.pipeline.encode import encode_passages
-from ketaqa.pipeline.library import load_corpus
-from ketaqa.pipeline.outline import PageSpan, SectionPath
-from ketaqa.pipeline.passages import CHUNKER_VERSION, Footnote, Passage, build_passages
-from ketaqa.pipeline.structure import document_citation
-from ketaqa.pipeline.tokenizer import ClinicalTokenizer
+from ketaqa.pipeline.documents.abstract_corpus import (
+    abstract_files,
+    abstract_passages,
+    with_cached_ids,
+)
+from ketaqa.pipeline.documents.corpus import Corpus, Reference, corpus_fingerprint
+from ketaqa.pipeline.documents.library import load_corpus
+from ketaqa.pipeline.documents.outline import PageSpan, SectionPath
+from ketaqa.pipeline.documents.passages import CHUNKER_VERSION, Footnote, Passage, build_passages
+from ketaqa.pipeline.documents.structure import document_citation
+from ketaqa.pipeline.indexing.embedding import MODEL_ID, Encoder, model_fingerprint
+from ketaqa.pipeline.indexing.encode import encode_passages
+from ketaqa.pipeline.indexing.tokenizer import ClinicalTokenizer
 from ketaqa.progress import Progress, quiet
 
 log = logging.getLogger(__name__)

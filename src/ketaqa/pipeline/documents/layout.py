@@ -1,6 +1,7 @@
 """The position statement's typography: what each kind of line looks like.
 
-Patterns and line splitting only; where a line belongs is decided in `ketaqa.pipeline.statement`.
+Patterns and line splitting only; where a line belongs is decided in
+`documents.statement`.
 Kept apart because this is the part a revised statement or a PDF (other numbering, upper-case
 headings) changes first.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ketaqa.pipeline.outline import ENDS_MID_SENTENCE_RE
+from ketaqa.pipeline.documents.outline import ENDS_MID_SENTENCE_RE
 
 SUPERSCRIPTS = "¹²³⁴⁵⁶⁷⁸⁹"
 SUPERSCRIPT_DIGIT = {c: str(i) for i, c in enumerate(SUPERSCRIPTS, start=1)}

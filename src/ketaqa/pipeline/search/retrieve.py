@@ -1,4 +1,4 @@
-"""Stage 5: lexical (BM25), dense (FAISS) and fused retrieval over an `Index`.
+"""Lexical (BM25), dense (FAISS) and fused retrieval over an `Index`.
 
 Both retrievers share `search(query, k) -> list[Scored]`; fusion strategies are plain functions
 selected by name. Ties are broken by passage order, so rankings are deterministic.
@@ -17,10 +17,10 @@ import numpy as np
 from rank_bm25 import BM25L, BM25Okapi, BM25Plus
 
 from ketaqa.config import RetrievalSettings
-from ketaqa.pipeline.bm25 import Parameters, SparseBM25
-from ketaqa.pipeline.embedding import TextEncoder
-from ketaqa.pipeline.index import Index
-from ketaqa.pipeline.query import CONTRAINDICATED, passage_populations
+from ketaqa.pipeline.indexing.embedding import TextEncoder
+from ketaqa.pipeline.indexing.index import Index
+from ketaqa.pipeline.search.bm25 import Parameters, SparseBM25
+from ketaqa.pipeline.search.query import CONTRAINDICATED, passage_populations
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ketaqa.pipeline.index import Index
-from ketaqa.pipeline.passages import Passage
+from ketaqa.pipeline.documents.passages import Passage
+from ketaqa.pipeline.indexing.index import Index
 
 ABSTRACT = "abstract"
 

@@ -1,4 +1,4 @@
-"""Stage 4½: what a typed question asks for, in the statement's own terms.
+"""What a typed question asks for, in the statement's own terms.
 
 Clinicians type "ketamine in pt with schizophrenia", "raised ICP ok?", "paeds infusoin rate".
 Before retrieval a question is read three ways, each easy to audit:
@@ -23,8 +23,8 @@ from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-from ketaqa.pipeline.english import english_zipf
-from ketaqa.pipeline.tokenizer import STOPWORDS, ClinicalTokenizer, clean, raw_words
+from ketaqa.pipeline.indexing.english import english_zipf
+from ketaqa.pipeline.indexing.tokenizer import STOPWORDS, ClinicalTokenizer, clean, raw_words
 
 LEXICON_FILE = Path(__file__).with_name("lexicon.json")
 
