@@ -102,7 +102,7 @@ def test_teaching_set_export_is_scored(assistant, settings, monkeypatch, tmp_pat
 
     items = []
     for n, question in enumerate(("ketamine contraindications", "oral ketamine dose"), 1):
-        shown = assistant.to_json(assistant.ask(question, top_k=5))["passages"]
+        shown = assistant.ask(question, top_k=5).to_json()["passages"]
         passages = tuple(SavedPassage.from_answer_json(p) for p in shown)
         items.append(Item(n, n, question, passages, correct_passage_id=passages[n - 1].id))
     week = TeachingSet(1, "Week 1", "", "", tuple(items))

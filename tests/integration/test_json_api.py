@@ -32,7 +32,7 @@ def client(assistant) -> TestClient:
 def test_ask_returns_the_cli_json_object(client, assistant):
     r = client.post("/api/ask", json={"question": QUESTION, "top_k": 3})
     assert r.status_code == 200 and r.headers["content-type"] == "application/json"
-    assert r.json() == assistant.to_json(assistant.ask(QUESTION, 3))
+    assert r.json() == assistant.ask(QUESTION, 3).to_json()
     assert len(r.json()["passages"]) == 3
     default = client.post("/api/ask", json={"question": QUESTION}).json()
     assert len(default["passages"]) == 5

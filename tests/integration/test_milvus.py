@@ -10,6 +10,7 @@ from dataclasses import replace
 import pytest
 
 from ketaqa.errors import IndexStateError
+from ketaqa.pipeline.search.query import QueryAnalysis
 from ketaqa.tools import milvus_lite
 
 pytestmark = pytest.mark.slow
@@ -81,9 +82,10 @@ def test_candidates_equal_in_process(milvus_assistant, assistant, encoder):
         ):
             assert [s.passage for s in got] == [s.passage for s in want], q
             assert all(abs(a.score - b.score) < 1e-4 for a, b in zip(got, want, strict=True))
-        hits = remote.search(q, 10, query_vector=vector)
+        reading = QueryAnalysis.plain(q)
+        hits = remote.search(reading, 10, query_vector=vector)
         assert [h.passage for h in hits] == [
-            h.passage for h in local.search(q, 10, query_vector=vector)
+            h.passage for h in local.search(reading, 10, query_vector=vector)
         ]
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from ketaqa.pipeline.search.query import asks_for_citation
 from ketaqa.pipeline.search.retrieve import (
     Scored,
     apply_entry_prior,
     apply_population_prior,
-    asks_for_citation,
     reciprocal_rank_fusion,
     weighted_fusion,
 )
@@ -39,13 +39,19 @@ def test_entry_prior_applies_only_to_bibliography_entries(assistant):
     entry = next(i for i, p in enumerate(passages) if p.kind == "entry")
     other = next(i for i, p in enumerate(passages) if p.kind == "bullet")
     fused = {entry: 1.0, other: 1.0}
-    clinical = apply_entry_prior(assistant.retriever.kinds, fused, "Does it help CRPS?", 0.5)
+    clinical = apply_entry_prior(
+        assistant.retriever.kinds, fused, asks_for_citation("Does it help CRPS?"), 0.5
+    )
     assert clinical == {entry: 0.5, other: 1.0}
-    lookup = apply_entry_prior(assistant.retriever.kinds, fused, "Which journal published it?", 0.5)
+    lookup = apply_entry_prior(
+        assistant.retriever.kinds, fused, asks_for_citation("Which journal published it?"), 0.5
+    )
     assert lookup == fused
     # the title names this document: it answers no look-up of a paper either
     title = next(i for i, p in enumerate(passages) if p.kind == "title")
-    lookup = apply_entry_prior(assistant.retriever.kinds, {title: 1.0}, "Which paper is it?", 0.5)
+    lookup = apply_entry_prior(
+        assistant.retriever.kinds, {title: 1.0}, asks_for_citation("Which paper is it?"), 0.5
+    )
     assert lookup == {title: 0.5}
 
 

@@ -17,10 +17,10 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from ketaqa import teaching
+from ketaqa.apps.notice import NOTICE
 from ketaqa.apps.ui import app as ui
 from ketaqa.apps.ui import ask_tab, render
 from ketaqa.config import REPO_ROOT
-from ketaqa.pipeline.answering.assistant import NOTICE
 from ketaqa.tools.net import free_port
 
 pytestmark = pytest.mark.slow
@@ -34,8 +34,7 @@ def by_id(assistant):
 
 
 def answer_page(assistant, answer, by_id) -> str:
-    citations = {rp.passage.id: assistant.citation(rp) for rp in answer.passages}
-    return render.answer_html(answer, by_id, assistant.index.references, citations)
+    return render.answer_html(answer, by_id, assistant.index.references)
 
 
 @pytest.fixture(scope="module")
@@ -73,13 +72,13 @@ def test_card_shows_verbatim_passage_citation_links_and_context(assistant, by_id
     answer = assistant.ask(CONTRAINDICATIONS, top_k=3)
     assert answer.answerable
     rp = answer.passages[0]
-    card = render.passage_card(rp, True, by_id, assistant.index.references, assistant.citation(rp))
+    card = render.passage_card(rp.ranked, True, by_id, assistant.index.references, rp.citation)
     start, end = rp.highlight
     assert f"<mark>{html.escape(rp.passage.text[start:end])}</mark>" in card
     text_only = re.sub(r"<[^>]+>", "", card.split('<div class="passage">', 1)[1].split("</div>")[0])
     assert html.unescape(text_only) == rp.passage.text  # verbatim, nothing added or dropped
     assert html.escape(rp.passage.pages.label()) in card
-    assert html.escape(assistant.citation(rp)) in card
+    assert html.escape(rp.citation) in card
     ref = assistant.index.references["cohen2018"]
     assert f"https://doi.org/{ref.doi}" in card
     assert f"https://pubmed.ncbi.nlm.nih.gov/{ref.pmid}/" in card
@@ -298,7 +297,7 @@ def test_save_from_the_ask_tab_is_idempotent(assistant, by_id, tmp_path):
         store, tab.save_status, tab.save_set, sets.set_select, sets.set_view, sets.item_select
     )
     events = ask_tab.AskEvents(tab, assistant, by_id, view)
-    result = assistant.to_json(assistant.ask(CONTRAINDICATIONS, 3))
+    result = assistant.ask(CONTRAINDICATIONS, 3).to_json()
     first, second = (d["id"] for d in result["passages"][:2])
     token = new_save_token()
 

@@ -130,10 +130,10 @@ def test_paediatric_questions_rank_the_paediatric_rate_first(assistant):
 
 
 def test_json_carries_the_verdict_and_missing_concepts(assistant):
-    data = assistant.to_json(assistant.ask("ketamine in pregnancy and breastfeeding", top_k=2))
+    data = assistant.ask("ketamine in pregnancy and breastfeeding", top_k=2).to_json()
     assert data["verdict"] == "not_covered" and data["answerable"] is False
     assert set(data["missing_concepts"]) == {"pregnancy", "breastfeeding"}
-    data = assistant.to_json(assistant.ask("raised ICP ok?", top_k=2))
+    data = assistant.ask("raised ICP ok?", top_k=2).to_json()
     assert data["verdict"] == "answers" and data["answerable"] is True
     assert data["missing_concepts"] == []
 

@@ -58,7 +58,7 @@ ROOMS = {
     ],
     "indexing": ["tokenizer", "embedding", "fast_encoder", "encode", "index", "english"],
     "search": ["query", "bm25", "retrieve", "backends"],
-    "answering": ["verdict", "answer", "source_evidence", "assistant"],
+    "answering": ["verdict", "answer", "source_evidence", "view", "assistant"],
 }
 ROOM_ORDER = list(ROOMS)
 

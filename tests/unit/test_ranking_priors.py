@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from ketaqa.pipeline.search.query import QueryAnalysis
 from ketaqa.pipeline.search.retrieve import (
     apply_coverage_prior,
     entries_after_statement,
@@ -44,8 +45,11 @@ def test_no_weight_or_no_concepts_changes_nothing():
 def test_a_clinical_question_never_puts_an_entry_above_the_statement():
     kinds = ["entry", "bullet", "entry"]
     fused = {0: 1.4, 1: 1.2, 2: 0.5}
-    capped = entries_after_statement(kinds, fused, "ketamine CRPS")
+    capped = entries_after_statement(
+        kinds, fused, QueryAnalysis.plain("ketamine CRPS").keeps_entries
+    )
     assert capped[0] < capped[1] and capped[2] == 0.5  # capped just below; lower ones kept
     # a look-up of a publication, or a question naming a kind of one, is left as ranked
     for question in ("Who wrote the CRPS trial?", "which 2009 study of ketamine in CRPS"):
-        assert entries_after_statement(kinds, fused, question) == fused
+        keep = QueryAnalysis.plain(question).keeps_entries
+        assert entries_after_statement(kinds, fused, keep) == fused

@@ -8,11 +8,12 @@ import re
 import numpy as np
 import pytest
 
+from ketaqa.apps.notice import NOTICE
 from ketaqa.apps.ui import render
 from ketaqa.config import REPO_ROOT
 from ketaqa.pipeline.answering.answer import Answer, RankedPassage
-from ketaqa.pipeline.answering.assistant import NOTICE
 from ketaqa.pipeline.answering.verdict import Verdict, verdict_sentence
+from ketaqa.pipeline.answering.view import AnswerView, ShownPassage
 from ketaqa.pipeline.documents.library import load_corpus
 from ketaqa.pipeline.documents.passages import build_passages, split_sentences
 from ketaqa.pipeline.documents.structure import document_citation
@@ -43,6 +44,14 @@ def references(corpus):
 def ranked(passage, rank: int = 1) -> RankedPassage:
     """The passage as the answerer would rank it, its first sentence highlighted."""
     return RankedPassage(rank, passage, 1.0, split_sentences(passage.text)[0], 1.0)
+
+
+def shown(answer: Answer, citations: dict[str, str]) -> AnswerView:
+    """The answer as `Assistant.ask` returns it, with the given citation on each passage."""
+    return AnswerView(
+        answer,
+        tuple(ShownPassage(rp, citations[rp.passage.id], None, ()) for rp in answer.passages),
+    )
 
 
 def test_footnotes_and_citation_notes_are_shown(passages, by_id, references):
@@ -89,7 +98,7 @@ def test_answer_escapes_the_question_and_says_first_when_unanswered(passages, by
     for verdict in Verdict:
         missing = ("pregnancy",) if verdict is Verdict.NOT_COVERED else ()
         page = render.answer_html(
-            Answer(question, verdict, 0.5, missing, chosen), by_id, references, citations
+            shown(Answer(question, verdict, 0.5, missing, chosen), citations), by_id, references
         )
         assert "<script>" not in page
         assert html.escape(question) in page
@@ -101,7 +110,7 @@ def test_answer_escapes_the_question_and_says_first_when_unanswered(passages, by
         assert page.index(sentence) < page.index("<article")  # the verdict comes first
     assert "does not mention “pregnancy”" in verdict_sentence(Verdict.NOT_COVERED, ("pregnancy",))
     empty = render.answer_html(
-        Answer(question, Verdict.RELATED, 0.0, (), ()), by_id, references, {}
+        shown(Answer(question, Verdict.RELATED, 0.0, (), ()), {}), by_id, references
     )
     assert "No passages match these filters." in empty
 
@@ -198,10 +207,12 @@ def test_each_citation_is_shown_once_and_chips_link_to_the_item(passages, by_id,
     chosen = tuple(ranked(p, i) for i, p in enumerate(cohen, start=1))
     citation = references["cohen2018"].citation()
     page = render.answer_html(
-        Answer("q?", Verdict.ANSWERS, 0.9, (), chosen),
+        shown(
+            Answer("q?", Verdict.ANSWERS, 0.9, (), chosen),
+            {rp.passage.id: citation for rp in chosen},
+        ),
         by_id,
         references,
-        {rp.passage.id: citation for rp in chosen},
         actions=True,
     )
     assert page.count(html.escape(citation)) == 1

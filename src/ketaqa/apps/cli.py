@@ -16,6 +16,7 @@ from pathlib import Path
 from ketaqa.config import offline_env
 from ketaqa.errors import InputError, KetaqaError
 from ketaqa.pipeline.answering.verdict import verdict_sentence
+from ketaqa.pipeline.answering.view import AnswerView
 from ketaqa.text import json_terminal_safe, terminal_safe
 
 EXIT_USAGE = 2
@@ -377,14 +378,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
     for q in questions:
         answer = assistant.ask(q, top_k=args.top_k)
         if args.json:
-            line = json.dumps(assistant.to_json(answer), ensure_ascii=False)
+            line = json.dumps(answer.to_json(), ensure_ascii=False)
             print(json_terminal_safe(line), flush=True)
         else:
-            print(terminal_safe(format_answer(assistant, answer)))
+            print(terminal_safe(format_answer(answer)))
     return 0
 
 
-def format_answer(assistant, answer) -> str:
+def format_answer(answer: AnswerView) -> str:
     """Readable output: rank, section, page, citation, and the text with the highlight marked."""
     lines = [f"Q: {answer.question}", verdict_sentence(answer.verdict, answer.missing_concepts)]
     for rp in answer.passages:
@@ -393,8 +394,8 @@ def format_answer(assistant, answer) -> str:
         marked = f"{p.text[:start]}>>>{p.text[start:end]}<<<{p.text[end:]}"
         lines.append("")
         lines.append(f"[{rp.rank}] {p.section}  ({p.pages.label() or 'no page'})")
-        lines.append(f"    {assistant.citation(rp)}")
-        ref = assistant.index.references.get(p.reference_key) if p.reference_key else None
+        lines.append(f"    {rp.citation}")
+        ref = rp.reference
         if ref and (ref.doi or ref.pmid):
             ids = [f"doi:{ref.doi}" if ref.doi else "", f"PMID:{ref.pmid}" if ref.pmid else ""]
             lines.append("    " + "  ".join(i for i in ids if i))
@@ -404,7 +405,7 @@ def format_answer(assistant, answer) -> str:
         for f in p.footnotes:
             lines.append(f"    {f.text}")
     lines.append("")
-    from ketaqa.pipeline.answering.assistant import NOTICE
+    from ketaqa.apps.notice import NOTICE
 
     lines.append(NOTICE)
     return "\n".join(lines)

@@ -4,7 +4,7 @@ OpenAPI schema at `GET /api/openapi.json`.
 For hospital integrations and shell scripts that do not speak Gradio's queue. The routes are
 served by the browser app itself (`build_app` hands them to Gradio's FastAPI app), or alone by
 `create_app`, an ASGI factory for `uvicorn --factory ... --workers N`. `/api/ask` returns
-exactly `Assistant.to_json(answer)`, the `ketaqa ask --json` object. Errors are JSON
+exactly `Assistant.ask(...).to_json()`, the `ketaqa ask --json` object. Errors are JSON
 `{"error": message, "status": code}`: 400 bad input, 413 body too large, 401 when a login is
 configured and missing (HTTP Basic with the app's username and password, or the browser's
 Gradio login cookie), 503 while the index is not ready, 500 for anything else.
@@ -280,7 +280,7 @@ class JsonApi:
 
 
 def _answer(assistant: Assistant, question: str, top_k: int) -> dict:
-    return assistant.to_json(assistant.ask(question, top_k))
+    return assistant.ask(question, top_k).to_json()
 
 
 # -- alone, for uvicorn ---------------------------------------------------------------------

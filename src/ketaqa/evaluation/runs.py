@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from ketaqa.evaluation.dataset import EvalItem, Judgments, build_qrels, fold
 from ketaqa.pipeline.answering.assistant import Assistant
 from ketaqa.pipeline.answering.verdict import expected_calibration_error
+from ketaqa.pipeline.search.query import QueryAnalysis
 from ketaqa.pipeline.search.retrieve import Method
 
 METRICS = ("hit_rate@1", "recall@5", "mrr@10", "ndcg@10")
@@ -75,14 +76,15 @@ def collect_runs(
     }
     for item in tqdm(items, desc="evaluating", unit="q", disable=not progress, leave=False):
         vector = assistant.encoder.encode([item.question])[0]
+        plain = QueryAnalysis.plain(item.question)  # the ablations search the words as typed
         for name, (method, settings) in ablations.items():
             hits = assistant.retriever.search(
-                item.question, DEPTH, method, settings, query_vector=vector, priors=False
+                plain, DEPTH, method, settings, query_vector=vector, priors=False
             )
             runs[name][item.id] = {passages[h.passage].id: float(h.score) for h in hits}
         if with_full:
             answer = assistant.ask(item.question, top_k=DEPTH)
-            answers[item.id] = assistant.to_json(answer)
+            answers[item.id] = answer.to_json()
             runs["full"][item.id] = {
                 p["id"]: float(DEPTH - p["rank"] + 1) for p in answers[item.id]["passages"]
             }

@@ -20,10 +20,11 @@ import gradio as gr
 
 from ketaqa import teaching
 from ketaqa.apps.checks import describe_os_error
+from ketaqa.apps.notice import NOTICE
 from ketaqa.apps.ui.eval_tab import EVALUATION_QUEUE, evaluate
 from ketaqa.config import MAX_TOP_K
 from ketaqa.errors import InputError, KetaqaError
-from ketaqa.pipeline.answering.assistant import NOTICE, Assistant
+from ketaqa.pipeline.answering.assistant import Assistant
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable)
@@ -96,7 +97,7 @@ class Api:
         """Answer a question: the same JSON as `ketaqa ask --json`."""
         need(question, str, "question")
         need(top_k, int, "top_k")
-        return self.assistant.to_json(self.assistant.ask(question, top_k))
+        return self.assistant.ask(question, top_k).to_json()
 
     @boundary
     def sets_list(self) -> list[dict]:
@@ -126,7 +127,7 @@ class Api:
         need(passage_ids, list, "passage_ids")
         for pid in passage_ids:
             need(pid, str, "each passage id")
-        result = self.assistant.to_json(self.assistant.ask(question, MAX_TOP_K))
+        result = self.assistant.ask(question, MAX_TOP_K).to_json()
         wanted = list(
             dict.fromkeys(
                 [*(passage_ids or []), *([correct_passage_id] if correct_passage_id else [])]

@@ -221,18 +221,11 @@ class AskEvents:
                 tab.answer_state: None,
                 tab.pick_summary: no_picks,
             }
-        result = self.assistant.to_json(answer)
-        citations = {rp.passage.id: self.assistant.citation(rp) for rp in answer.passages}
         return {
             tab.results: render.answer_html(
-                answer,
-                self.by_id,
-                self.assistant.index.references,
-                citations,
-                {d["id"]: d["source_evidence"] for d in result["passages"]},
-                actions=True,
+                answer, self.by_id, self.assistant.index.references, actions=True
             ),
-            tab.answer_state: result,
+            tab.answer_state: answer.to_json(),
             tab.pick_summary: no_picks,
         }
 

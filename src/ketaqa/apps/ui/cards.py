@@ -15,8 +15,9 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import quote
 
-from ketaqa.pipeline.answering.answer import Answer, RankedPassage
+from ketaqa.pipeline.answering.answer import RankedPassage
 from ketaqa.pipeline.answering.verdict import verdict_sentence
+from ketaqa.pipeline.answering.view import AnswerView
 from ketaqa.pipeline.documents.corpus import Reference
 from ketaqa.pipeline.documents.passages import Passage
 from ketaqa.text import has_artefacts, source_html
@@ -244,17 +245,14 @@ def cited_items_html(items: Mapping[str, Passage]) -> str:
 
 
 def answer_html(
-    answer: Answer,
+    answer: AnswerView,
     by_id: Mapping[str, Passage],
     references: Mapping[str, Reference],
-    citations: Mapping[str, str],
-    source_evidence: Mapping[str, Sequence[Mapping[str, object]]] | None = None,
     actions: bool = False,
 ) -> str:
     """The verdict first, in words, then one card per passage, then the cited appendix items.
 
-    `citations` maps each passage id of the answer to its citation as the assistant words it;
-    `source_evidence` its `source_evidence` list from `Assistant.to_json`; `actions` adds the
+    Each card shows the citation and source evidence the view carries; `actions` adds the
     cards' save and correct-answer toggles."""
     sentence = verdict_sentence(answer.verdict, answer.missing_concepts)
     kind = "ok" if answer.answerable else "no"
@@ -283,15 +281,15 @@ def answer_html(
     first_shown: dict[str, int] = {}
     cards = []
     for rp in answer.passages:
-        citation = citations[rp.passage.id]
+        citation = rp.citation
         cards.append(
             passage_card(
-                rp,
+                rp.ranked,
                 answer.answerable,
                 by_id,
                 references,
                 citation,
-                (source_evidence or {}).get(rp.passage.id, ()),
+                [e.to_json() for e in rp.source_evidence],
                 first_card=first_shown.get(citation),
                 chip_targets=targets,
                 actions=actions,

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ketaqa.abstracts.status import none_by_nature
+from ketaqa.apps.notice import NOTICE
 from ketaqa.apps.ui.cards import (  # noqa: F401  (the answer's HTML, re-exported for callers)
     RELATED_BADGE,
     answer_html,
@@ -23,7 +24,6 @@ from ketaqa.apps.ui.cards import (  # noqa: F401  (the answer's HTML, re-exporte
     passage_card,
     source_evidence_html,
 )
-from ketaqa.pipeline.answering.assistant import NOTICE
 from ketaqa.pipeline.documents.corpus import Reference
 from ketaqa.pipeline.documents.passages import Passage
 

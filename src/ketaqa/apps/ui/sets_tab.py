@@ -12,11 +12,11 @@ from pathlib import Path
 import gradio as gr
 
 from ketaqa import teaching
+from ketaqa.apps.notice import NOTICE
 from ketaqa.apps.ui import render
 from ketaqa.apps.ui.guard import FOLDERS
 from ketaqa.apps.ui.widgets import PRIVATE, html_box
 from ketaqa.errors import InputError, KetaqaError
-from ketaqa.pipeline.answering.assistant import NOTICE
 
 EXPORT_CHOICES = (
     ("Student handout (Markdown)", "student"),

@@ -1,7 +1,8 @@
-"""The one facade the front ends share: validate a question, retrieve, answer, serialise.
+"""The one facade the front ends share: validate a question, read it once, retrieve, answer.
 
-`ketaqa ask`, the Gradio app and `ketaqa eval` all go through `Assistant.ask`, so the numbers
-the evaluation reports are the answers users see.
+`ketaqa ask`, the JSON API, the Gradio app and `ketaqa eval` all go through `Assistant.ask`,
+which returns one `AnswerView` (`view.py`); they only render it, so the numbers the evaluation
+reports are the answers users see.
 """
 
 from __future__ import annotations
@@ -15,20 +16,16 @@ from ketaqa.errors import InputError
 from ketaqa.pipeline.answering.answer import SIGNAL_DEPTH, Answer, Answerer, RankedPassage
 from ketaqa.pipeline.answering.source_evidence import SourceEvidenceFinder
 from ketaqa.pipeline.answering.verdict import VerdictModel
+from ketaqa.pipeline.answering.view import AnswerView, view_answer
 from ketaqa.pipeline.documents.outline import BlockKind
 from ketaqa.pipeline.indexing.embedding import Encoder, TextEncoder, general_vocabulary
 from ketaqa.pipeline.indexing.english import EnglishFrequency
 from ketaqa.pipeline.indexing.index import Index, index_status
 from ketaqa.pipeline.search.backends import open_search
 from ketaqa.pipeline.search.query import QueryAnalysis, QueryReader
-from ketaqa.pipeline.search.retrieve import Hit, HybridRetriever, Method, asks_for_citation
+from ketaqa.pipeline.search.retrieve import Hit, HybridRetriever, Method, Retriever
 from ketaqa.progress import Progress, quiet
 from ketaqa.text import has_control_characters
-
-NOTICE = (
-    "This is a position statement, not a guideline or policy: it describes where the college "
-    "stands and is not prescriptive. Passages are shown verbatim; nothing here is advice."
-)
 
 
 def validate_question(question: object) -> str:
@@ -76,9 +73,10 @@ class Assistant:
     settings: Settings
     encoder: TextEncoder
     index: Index
-    retriever: HybridRetriever | None = None  # None: the local one over `index`
+    retriever: Retriever | None = None  # None: the local one over `index`
     answerer: Answerer = field(init=False)
     reader: QueryReader = field(init=False)
+    sources: SourceEvidenceFinder = field(init=False)  # once per index
 
     def __post_init__(self) -> None:
         if self.retriever is None:
@@ -98,6 +96,7 @@ class Assistant:
             word_frequency=EnglishFrequency(self.settings.index_dir),
             reference_texts=[p.text for p in passages if p.kind == BlockKind.ENTRY],
         )
+        self.sources = SourceEvidenceFinder(self.index)
 
     @classmethod
     def open(
@@ -138,7 +137,18 @@ class Assistant:
         top_k: int = 5,
         method: Method = Method.HYBRID,
         filters: Filters | None = None,
+    ) -> AnswerView:
+        """The answer to one question, with everything shown beside its passages."""
+        return view_answer(self.answer(question, top_k, method, filters), self.index, self.sources)
+
+    def answer(
+        self,
+        question: str,
+        top_k: int = 5,
+        method: Method = Method.HYBRID,
+        filters: Filters | None = None,
     ) -> Answer:
+        """The ranked passages and the verdict, before anything is looked up to show them."""
         question = validate_question(question)
         top_k = validate_top_k(top_k)
         want = max(top_k, SIGNAL_DEPTH)
@@ -160,7 +170,7 @@ class Assistant:
     ) -> tuple[QueryAnalysis, list[Hit], np.ndarray]:
         """Read the question, encode what it asks for, and rank passages: the one path that
         `ask`, the verdict's fitting and the benchmarks share."""
-        analysis = self.reader.read(question, lookup=asks_for_citation(question))
+        analysis = self.reader.read(question)
         probes = analysis.salience_probes()
         vectors = self.encoder.encode([analysis.search_text, *(text for _, text in probes)])
         vector = vectors[0]
@@ -169,67 +179,10 @@ class Assistant:
             analysis = analysis.with_salience(
                 {typed: m for (typed, _), m in zip(probes, moved, strict=True)}
             )
-        hits = self.retriever.search(
-            analysis.search_text,
-            k,
-            method,
-            query_vector=vector,
-            populations=analysis.populations,
-            concepts=analysis.concept_terms,
-        )
+        hits = self.retriever.search(analysis, k, method, query_vector=vector)
         return analysis, hits, vector
 
     def signals(self, question: str) -> dict[str, float]:
         """The verdict model's inputs for one question, exactly as `ask` computes them."""
         analysis, hits, vector = self.retrieve(validate_question(question), SIGNAL_DEPTH)
         return self.answerer.signals(analysis, hits, vector)
-
-    # -- presentation helpers shared by the CLI and the app ----------------------------------
-    def citation(self, rp: RankedPassage) -> str:
-        refs = [
-            self.index.references[k]
-            for k in rp.passage.reference_keys
-            if k in self.index.references
-        ]
-        refs = [r for r in refs if r.kind != "placeholder"] or refs
-        if refs and all(r.title for r in refs):
-            return "; ".join(r.citation() for r in refs)
-        return self.index.document_citation(rp.passage.doc_id)
-
-    def to_json(self, answer: Answer) -> dict:
-        """The CLI's JSON contract (see README)."""
-        out = []
-        sources = SourceEvidenceFinder(self.index)
-        for rp in answer.passages:
-            p = rp.passage
-            ref = self.index.references.get(p.reference_key) if p.reference_key else None
-            out.append(
-                {
-                    "rank": rp.rank,
-                    "id": p.id,
-                    "text": p.text,
-                    "highlight": rp.highlight_text,
-                    "section": str(p.section),
-                    "page": p.pages.first,
-                    "page_end": p.pages.last,
-                    "pages": p.pages.label(),
-                    "source": p.source,
-                    "citation": self.citation(rp),
-                    "reference_key": p.reference_key,
-                    "reference_keys": list(p.reference_keys),
-                    "doi": ref.doi if ref else None,
-                    "pmid": ref.pmid if ref else None,
-                    "citation_note": ref.citation_note if ref else None,
-                    "footnotes": [{"mark": f.mark, "text": f.text} for f in p.footnotes],
-                    "score": round(float(rp.score), 6),
-                    "source_evidence": [e.to_json() for e in sources.find(p, rp.highlight)],
-                }
-            )
-        return {
-            "question": answer.question,
-            "answerable": answer.answerable,
-            "verdict": answer.verdict.value,
-            "missing_concepts": list(answer.missing_concepts),
-            "confidence": answer.confidence,
-            "passages": out,
-        }

@@ -101,6 +101,34 @@ _ASPECT_RES = {
 }
 
 
+# Words that make a question look up a publication ("who wrote", "the PMID of", "which paper"):
+# then bibliography entries are answers, and words found only there count as mentioned.
+_LOOKUP_RE = re.compile(
+    r"\b(papers?|articles?|publications?|published|journal|authors?|wrote|written|cited?|cites|"
+    r"citation|references?|doi|pmid|bibliography|listed|titled?|who)\b",
+    re.IGNORECASE,
+)
+# "Which 2005 review ...", "which rat study ...", "Is there a Cochrane review ...": a kind of
+# publication named after "which" or "is there a". Such a question may be answered by a
+# bibliography entry, so retrieval does not rank entries after the statement for it.
+_PUBLICATION_KIND_RE = re.compile(
+    r"\b(which|is there an?)\b(\W+\w+){0,4}?\W+(reviews?|stud(y|ies)|trials?|letters?|"
+    r"commentar(y|ies)|editorials?|meta-analys[ie]s|documents?|reports?)\b"
+    r"|\brefs?\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_citation(text: str) -> bool:
+    """Whether the text looks up a publication (then bibliography entries are answers)."""
+    return bool(_LOOKUP_RE.search(text))
+
+
+def names_publication_kind(text: str) -> bool:
+    """Whether the text names a kind of publication ("which rat study", "refs")."""
+    return bool(_PUBLICATION_KIND_RE.search(text))
+
+
 @dataclass(frozen=True)
 class LexiconEntry:
     typed: tuple[str, ...]  # what a clinician types, lower case
@@ -139,6 +167,29 @@ class QueryAnalysis:
     # per mentioned concept, the index terms of each of its readings: what a passage must
     # hold to state it (`retrieve.apply_coverage_prior`)
     concept_terms: tuple[tuple[frozenset[str], ...], ...] = ()
+    names_publication: bool = False  # names a kind of publication ("which rat study")
+
+    @classmethod
+    def plain(cls, text: str) -> QueryAnalysis:
+        """A reading of `text` as it stands, without the lexicon, speller or concepts: what the
+        evaluation's plain-retriever ablations and the scale benchmarks search with."""
+        return cls(
+            question=text,
+            search_text=text,
+            corrections=(),
+            expansions=(),
+            concepts=(),
+            populations=(),
+            unknown_words=(),
+            lookup=asks_for_citation(text),
+            names_publication=names_publication_kind(text),
+        )
+
+    @property
+    def keeps_entries(self) -> bool:
+        """Whether bibliography entries may answer: the question looks up a publication or
+        names a kind of one. Otherwise it is a clinical question, answered by the statement."""
+        return self.lookup or self.names_publication
 
     @property
     def missing_concepts(self) -> tuple[str, ...]:
@@ -247,16 +298,23 @@ class QueryReader:
         vocabulary.update((w, n) for w, n in counts.items() if w.isalpha())
         self._vocabulary = tuple(sorted(vocabulary.items()))  # the speller's, built when needed
 
-    def read(self, question: str, lookup: bool = False) -> QueryAnalysis:
-        """Analyse a validated question; `lookup` when it looks up a publication, so that
-        words found only in the bibliography count as mentioned."""
+    def read(self, question: str, lookup: bool | None = None) -> QueryAnalysis:
+        """Read a validated question once: corrections, expansions, whether it looks up a
+        publication, its concepts and populations. Everything downstream takes this reading.
+
+        `lookup` overrides what the reader decides from the question and its corrections
+        (tests); a look-up counts words found only in the bibliography as mentioned."""
         corrections = self._correct(clean(question))
-        terms = self.all_terms if lookup else self.body_terms
         text = clean(question)
         for typed, fixed in corrections:
             text = _phrase_re(typed).sub(fixed, text)
         expansions, covered = self._expand(text)
         expansions += self._capital_terms(question)
+        extra = [w for _, words in expansions for w in words] + [c for _, c in corrections]
+        search_text = question if not extra else f"{question} ({' '.join(extra)})"
+        if lookup is None:
+            lookup = asks_for_citation(search_text)
+        terms = self.all_terms if lookup else self.body_terms
         concepts = [
             Concept(typed, reading, self._mentioned(reading, terms), self._zipf(typed))
             for typed, reading in expansions
@@ -287,8 +345,6 @@ class QueryReader:
             and w not in self.corpus_words
             and w not in self.general_words
         )
-        extra = [w for _, words in expansions for w in words] + [c for _, c in corrections]
-        search_text = question if not extra else f"{question} ({' '.join(extra)})"
         return QueryAnalysis(
             question=question,
             search_text=search_text,
@@ -299,6 +355,7 @@ class QueryReader:
             unknown_words=unknown,
             lookup=lookup,
             concept_terms=self._concept_terms(concepts),
+            names_publication=names_publication_kind(search_text),
         )
 
     def _expand(self, text: str) -> tuple[list[tuple[str, tuple[str, ...]]], list[str]]:

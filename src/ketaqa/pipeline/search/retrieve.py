@@ -1,12 +1,13 @@
 """Lexical (BM25), dense (FAISS) and fused retrieval over an `Index`.
 
-Both retrievers share `search(query, k) -> list[Scored]`; fusion strategies are plain functions
+The lexical and dense searchers are Protocols (`LexicalSearcher`, `DenseSearcher`) that the
+local index and the Milvus backend both satisfy; `HybridRetriever` composes two of them and
+takes the question as read once (`QueryAnalysis`). Fusion strategies are plain functions
 selected by name. Ties are broken by passage order, so rankings are deterministic.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -20,7 +21,7 @@ from ketaqa.config import RetrievalSettings
 from ketaqa.pipeline.indexing.embedding import TextEncoder
 from ketaqa.pipeline.indexing.index import Index
 from ketaqa.pipeline.search.bm25 import Parameters, SparseBM25
-from ketaqa.pipeline.search.query import CONTRAINDICATED, passage_populations
+from ketaqa.pipeline.search.query import CONTRAINDICATED, QueryAnalysis, passage_populations
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,20 @@ def rank(scores: np.ndarray, k: int) -> list[Scored]:
 
 class Tokenizer(Protocol):
     def tokenize(self, text: str) -> list[str]: ...
+
+
+class LexicalSearcher(Protocol):
+    """BM25 candidates for a text: `LexicalRetriever` here, `MilvusLexical` in Milvus."""
+
+    def search(self, query: str, k: int) -> list[Scored]: ...
+
+
+class DenseSearcher(Protocol):
+    """Nearest passages to a query vector: `DenseRetriever` here, `MilvusDense` in Milvus."""
+
+    encoder: TextEncoder
+
+    def search_vector(self, vector: np.ndarray, k: int) -> list[Scored]: ...
 
 
 class LexicalRetriever:
@@ -161,13 +176,6 @@ def top_k(scores: dict[int, float], k: int) -> list[int]:
     return sorted(scores, key=lambda i: (-round(scores[i], 9), i))[:k]
 
 
-_LOOKUP_RE = re.compile(
-    r"\b(papers?|articles?|publications?|published|journal|authors?|wrote|written|cited?|cites|"
-    r"citation|references?|doi|pmid|bibliography|listed|titled?|who)\b",
-    re.IGNORECASE,
-)
-
-
 # Passages that name things rather than say things: bibliography entries, the citation
 # headings of Section I items and Section II studies, the title, the contents.
 PRIOR_KINDS = ("entry", "item", "title", "contents")
@@ -175,24 +183,8 @@ DOCUMENT_KINDS = ("title", "contents")  # name this document: never a look-up's 
 ENTRY_CAP = 0.99  # a clinical question's entries score at most this share of its best passage
 
 
-# "Which 2005 review ...", "which rat study ...", "Is there a Cochrane review ...": a kind of
-# publication named after "which" or "is there a". Such a question may be answered by a
-# bibliography entry, so `entries_after_statement` leaves it alone.
-_PUBLICATION_KIND_RE = re.compile(
-    r"\b(which|is there an?)\b(\W+\w+){0,4}?\W+(reviews?|stud(y|ies)|trials?|letters?|"
-    r"commentar(y|ies)|editorials?|meta-analys[ie]s|documents?|reports?)\b"
-    r"|\brefs?\b",
-    re.IGNORECASE,
-)
-
-
-def asks_for_citation(question: str) -> bool:
-    """Whether the question looks up a publication (then bibliography entries are answers)."""
-    return bool(_LOOKUP_RE.search(question))
-
-
 def apply_entry_prior(
-    kinds: Sequence[str], fused: dict[int, float], question: str, prior: float
+    kinds: Sequence[str], fused: dict[int, float], lookup: bool, prior: float
 ) -> dict[int, float]:
     """Down-weight bare bibliography entries (and the title and contents) unless the question
     looks up a publication; the title and contents are down-weighted even then.
@@ -202,12 +194,12 @@ def apply_entry_prior(
     answer no look-up of a paper either ("Which paper reviewed oral ketamine?")."""
     if prior == 1.0:
         return fused
-    weighted = DOCUMENT_KINDS if asks_for_citation(question) else PRIOR_KINDS
+    weighted = DOCUMENT_KINDS if lookup else PRIOR_KINDS
     return {i: s * prior if kinds[i] in weighted else s for i, s in fused.items()}
 
 
 def entries_after_statement(
-    kinds: Sequence[str], fused: dict[int, float], question: str
+    kinds: Sequence[str], fused: dict[int, float], keep_entries: bool
 ) -> dict[int, float]:
     """For a clinical question, no bibliography entry outranks the best passage of the
     statement's own text: the entry's score is capped just below that passage's.
@@ -216,8 +208,9 @@ def entries_after_statement(
     produces effective and long-term pain relief in patients with Complex Regional Pain
     Syndrome") and outscore, even halved by the entry prior, the passage that grades the
     evidence. The entry stays in the list as a related reference. A question that looks up a
-    publication, or names a kind of one ("which rat study ..."), is left as ranked."""
-    if asks_for_citation(question) or _PUBLICATION_KIND_RE.search(question):
+    publication, or names a kind of one ("which rat study ..."), is left as ranked
+    (`keep_entries`, from `QueryAnalysis.keeps_entries`)."""
+    if keep_entries:
         return fused
     body = [s for i, s in fused.items() if kinds[i] != "entry"]
     if not body:
@@ -286,6 +279,20 @@ def apply_coverage_prior(
     }
 
 
+class Retriever(Protocol):
+    """The one search path, whichever backend holds the passages."""
+
+    def search(
+        self,
+        reading: QueryAnalysis,
+        k: int,
+        method: Method = Method.HYBRID,
+        settings: RetrievalSettings | None = None,
+        query_vector: np.ndarray | None = None,
+        priors: bool = True,
+    ) -> list[Hit]: ...
+
+
 class HybridRetriever:
     """BM25 and dense candidates, fused by the configured strategy: the one search path.
 
@@ -295,8 +302,8 @@ class HybridRetriever:
 
     def __init__(
         self,
-        lexical: LexicalRetriever,
-        dense: DenseRetriever,
+        lexical: LexicalSearcher,
+        dense: DenseSearcher,
         kinds: Sequence[str],
         settings: RetrievalSettings,
         populations: Sequence[frozenset[str]] = (),
@@ -310,31 +317,48 @@ class HybridRetriever:
         self.postings = postings or {}  # index term -> passages, for the coverage prior
 
     @classmethod
-    def from_index(
-        cls, index: Index, encoder: TextEncoder, settings: RetrievalSettings
+    def over(
+        cls,
+        index: Index,
+        lexical: LexicalSearcher,
+        dense: DenseSearcher,
+        settings: RetrievalSettings,
     ) -> HybridRetriever:
+        """Two searchers over `index`'s passages, with what the priors read of each passage
+        (kind, populations, term postings): the setup both backends share."""
         return cls(
-            LexicalRetriever(index.tokens, index.tokenizer, settings.bm25_variant),
-            DenseRetriever(index.dense, encoder),
+            lexical,
+            dense,
             [p.kind for p in index.passages],
             settings,
             [passage_populations(p.text, str(p.section)) for p in index.passages],
             term_postings(index.tokens),
         )
 
+    @classmethod
+    def from_index(
+        cls, index: Index, encoder: TextEncoder, settings: RetrievalSettings
+    ) -> HybridRetriever:
+        """The local backend: BM25 and FAISS in this process."""
+        return cls.over(
+            index,
+            LexicalRetriever(index.tokens, index.tokenizer, settings.bm25_variant),
+            DenseRetriever(index.dense, encoder),
+            settings,
+        )
+
     def search(
         self,
-        query: str,
+        reading: QueryAnalysis,
         k: int,
         method: Method = Method.HYBRID,
         settings: RetrievalSettings | None = None,
         query_vector: np.ndarray | None = None,
         priors: bool = True,  # the entry, population and coverage priors (off: plain fusion)
-        populations: Sequence[str] = (),
-        concepts: Sequence[Sequence[frozenset[str]]] = (),
     ) -> list[Hit]:
         settings = settings or self.settings
         n = max(k, settings.candidates)
+        query = reading.search_text
         lex: list[Scored] = []
         den: list[Scored] = []
         if method in (Method.BM25, Method.HYBRID):
@@ -346,25 +370,22 @@ class HybridRetriever:
             den = self.dense.search_vector(vector, n)
         fused = fuse(lex, den, method, settings)
         if method is Method.HYBRID and priors:
-            fused = self.apply_priors(fused, query, settings, populations, concepts)
+            fused = self.apply_priors(fused, reading, settings)
         lex_scores = {s.passage: s.score for s in lex}
         den_scores = {s.passage: s.score for s in den}
         return [Hit(i, fused[i], lex_scores.get(i), den_scores.get(i)) for i in top_k(fused, k)]
 
     def apply_priors(
-        self,
-        fused: dict[int, float],
-        query: str,
-        settings: RetrievalSettings,
-        populations: Sequence[str] = (),
-        concepts: Sequence[Sequence[frozenset[str]]] = (),
+        self, fused: dict[int, float], reading: QueryAnalysis, settings: RetrievalSettings
     ) -> dict[int, float]:
         """The priors on fused scores, in order: entries, populations, concept coverage, and
         no entry above the statement for a clinical question (`search` and the bench's stage
         timing share this)."""
-        fused = apply_entry_prior(self.kinds, fused, query, settings.entry_prior)
+        fused = apply_entry_prior(self.kinds, fused, reading.lookup, settings.entry_prior)
         fused = apply_population_prior(
-            self.populations, fused, populations, settings.population_boost
+            self.populations, fused, reading.populations, settings.population_boost
         )
-        fused = apply_coverage_prior(self.postings, fused, concepts, settings.concept_coverage)
-        return entries_after_statement(self.kinds, fused, query)
+        fused = apply_coverage_prior(
+            self.postings, fused, reading.concept_terms, settings.concept_coverage
+        )
+        return entries_after_statement(self.kinds, fused, reading.keeps_entries)

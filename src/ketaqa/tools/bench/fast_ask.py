@@ -19,7 +19,7 @@ def main(question: str) -> None:
     settings = Settings.from_env()
     encoder = query_encoder(settings.index_dir) if index_status(settings) == "ok" else None
     assistant = Assistant.open(settings, encoder=encoder)
-    print(json.dumps(assistant.to_json(assistant.ask(question))))
+    print(json.dumps(assistant.ask(question).to_json()))
 
 
 if __name__ == "__main__":

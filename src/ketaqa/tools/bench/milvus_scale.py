@@ -26,6 +26,7 @@ from ketaqa.pipeline.search.backends.milvus_search import (
     QueryWeights,
 )
 from ketaqa.pipeline.search.bm25 import Parameters, SparseBM25
+from ketaqa.pipeline.search.query import QueryAnalysis
 from ketaqa.pipeline.search.retrieve import HybridRetriever, Tokenizer
 from ketaqa.tools import milvus_lite
 from ketaqa.tools.bench.figures import TOP_K, Stopwatch, Timer, figure, percentiles
@@ -115,13 +116,15 @@ def _measure(
     )
     dense = MilvusDense(conn, name, None, settings.dense_index.ef_search, 0)  # type: ignore[arg-type]
     kinds = [BlockKind.PARAGRAPH.value] * len(tokens)
-    hybrid = HybridRetriever(lexical, dense, kinds, settings.retrieval)  # type: ignore[arg-type]
-    hybrid.search(queries[0], TOP_K, query_vector=query_vectors[0])  # first search loads caches
+    hybrid = HybridRetriever(lexical, dense, kinds, settings.retrieval)
+    hybrid.search(
+        QueryAnalysis.plain(queries[0]), TOP_K, query_vector=query_vectors[0]
+    )  # first search loads caches
     watch = Stopwatch()
     n = max(TOP_K, settings.retrieval.candidates)
     for q, vector in zip(queries, query_vectors, strict=False):
         with watch("hybrid"):
-            hybrid.search(q, TOP_K, query_vector=vector)
+            hybrid.search(QueryAnalysis.plain(q), TOP_K, query_vector=vector)
         with watch("lexical"):
             lexical.search(q, n)
         with watch("dense"):

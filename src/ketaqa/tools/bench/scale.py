@@ -20,6 +20,7 @@ from ketaqa.config import DenseIndexSettings, Settings
 from ketaqa.pipeline.documents.outline import BlockKind
 from ketaqa.pipeline.indexing.embedding import TextEncoder
 from ketaqa.pipeline.indexing.index import Index, dense_index
+from ketaqa.pipeline.search.query import QueryAnalysis
 from ketaqa.pipeline.search.retrieve import (
     DenseRetriever,
     HybridRetriever,
@@ -233,7 +234,7 @@ def _query_figures(
     for q, vector in zip(queries, query_vectors, strict=False):
         for name, hybrid in searchers.items():
             with timings(f"hybrid_{name}"):
-                hybrid.search(q, TOP_K, query_vector=vector)
+                hybrid.search(QueryAnalysis.plain(q), TOP_K, query_vector=vector)
             with timings(f"dense_{name}"):
                 hybrid.dense.search_vector(vector, n_cand)
         with timings("baseline"):

@@ -10,6 +10,7 @@ from ketaqa.config import Settings
 from ketaqa.pipeline.answering.assistant import Assistant
 from ketaqa.pipeline.indexing.embedding import TextEncoder
 from ketaqa.pipeline.indexing.index import Index
+from ketaqa.pipeline.search.query import QueryAnalysis
 from ketaqa.pipeline.search.retrieve import Method, fuse, top_k
 from ketaqa.tools.bench.figures import TOP_K, Plan, Stopwatch, Timer, figure, percentiles
 
@@ -62,7 +63,7 @@ def _time_stages(
                 den = retriever.dense.search_vector(vector, n)
             with watch("fuse"):
                 fused = fuse(lex, den, Method.HYBRID, rs)
-                fused = retriever.apply_priors(fused, q, rs)
+                fused = retriever.apply_priors(fused, QueryAnalysis.plain(q), rs)
                 order = top_k(fused, TOP_K)
             with watch("highlight"):
                 terms = list(dict.fromkeys(tokens))

@@ -14,8 +14,7 @@ from ketaqa.config import Settings
 from ketaqa.errors import IndexStateError
 from ketaqa.pipeline.indexing.embedding import Encoder, TextEncoder
 from ketaqa.pipeline.indexing.index import Index, expected_fingerprint, open_index
-from ketaqa.pipeline.search.query import passage_populations
-from ketaqa.pipeline.search.retrieve import HybridRetriever, term_postings
+from ketaqa.pipeline.search.retrieve import HybridRetriever
 from ketaqa.progress import Progress, quiet
 
 log = logging.getLogger(__name__)
@@ -89,11 +88,7 @@ def open_milvus(
         extra,
     )
     dense = MilvusDense(conn, alias, encoder, settings.dense_index.ef_search, extra)
-    kinds = [p.kind for p in index.passages]
-    populations = [passage_populations(p.text, str(p.section)) for p in index.passages]
-    postings = term_postings(index.tokens)
-    retriever = HybridRetriever(lexical, dense, kinds, settings.retrieval, populations, postings)  # type: ignore[arg-type]
-    return index, retriever
+    return index, HybridRetriever.over(index, lexical, dense, settings.retrieval)
 
 
 def build_milvus(settings: Settings, rebuild: bool = False, progress: Progress = quiet) -> str:
