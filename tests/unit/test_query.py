@@ -164,3 +164,45 @@ def test_concept_terms_are_what_a_passage_must_hold(reader):
     analysis = reader.read("ketamine side effects in pregnancy")
     assert any(frozenset({"advers", "effect"}) in readings for readings in analysis.concept_terms)
     assert len(analysis.concept_terms) == sum(c.mentioned for c in analysis.concepts)
+
+
+# Shorthand read from the statement's own words (search/shorthand.py). None of these tokens is
+# in the lexicon: each rule must carry over to shorthand nobody listed.
+@pytest.mark.parametrize(
+    ("question", "typed", "read_as"),
+    [
+        ("wkly ketamine infusions?", "wkly", "weekly"),  # abbreviation (letters in order)
+        ("midaz with ketamine", "midaz", "midazolam"),
+        ("IN ketamine breakthru pain dose", "breakthru", "breakthrough"),
+        ("ketamine and descending inhib", "inhib", "inhibition"),
+        ("full title of this doc", "doc", "document"),  # a common word: only as a prefix
+        ("any trails of ketamine in CRPS", "trails", "trials"),  # swapped letters
+        ("2019 ketamine MA", "MA", "meta-analysis"),  # two-letter acronym: a hyphenated word
+        ("ketamine & CPM / descending inhib", "CPM", "conditioned pain modulation"),
+    ],
+)
+def test_shorthand_is_read_as_the_statements_words(reader, question, typed, read_as):
+    analysis = reader.read(question)
+    assert read_as in dict(analysis.expansions)[typed], analysis.expansions
+    assert typed not in analysis.missing_concepts
+
+
+def test_a_long_unknown_name_stays_a_missing_concept_and_short_noise_is_unrecognised(reader):
+    # a drug the statement never names is what a "not covered" verdict rests on
+    assert "nortriptyline" in reader.read("nortriptyline dose for neuropathy").missing_specific
+    assert "lidocaine" in reader.read("lidocaine infusion rate").missing_specific
+    # a short rare token no rule reads is shown as unrecognised, not counted as missing
+    analysis = reader.read("kapural pts baseline xqzt dose")
+    assert analysis.unrecognised == ("xqzt",)
+    assert "xqzt" not in analysis.missing_concepts
+
+
+def test_an_acronym_with_two_equally_likely_phrases_is_not_guessed():
+    from ketaqa.pipeline.search.shorthand import ShorthandReader
+
+    shorthand = ShorthandReader(
+        ["chronic pain management", "conditioned pain modulation"], frozenset(), lambda w: 0.0
+    )
+    assert shorthand.read("cpm", "CPM") is None
+    chosen = shorthand.read("cpm", "CPM", ["modulation"])
+    assert chosen is not None and chosen.words == ("conditioned pain modulation",)

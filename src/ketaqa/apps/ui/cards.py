@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import quote
 
 from ketaqa.pipeline.answering.answer import RankedPassage
-from ketaqa.pipeline.answering.verdict import verdict_sentence
+from ketaqa.pipeline.answering.verdict import unrecognised_sentence, verdict_sentence
 from ketaqa.pipeline.answering.view import AnswerView
 from ketaqa.pipeline.documents.corpus import Reference
 from ketaqa.pipeline.documents.passages import Passage
@@ -256,10 +256,11 @@ def answer_html(
     cards' save and correct-answer toggles."""
     sentence = verdict_sentence(answer.verdict, answer.missing_concepts)
     kind = "ok" if answer.answerable else "no"
+    unread = unrecognised_sentence(answer.unrecognised)
     verdict = (
         f'<p class="verdict {kind}" data-verdict="{answer.verdict.value}" tabindex="-1">'
         f'<strong>{_e(sentence)}</strong> <span class="asked">Asked: <q>{_e(answer.question)}</q>'
-        "</span></p>"
+        "</span></p>" + (f'<p class="unrecognised" role="note">{_e(unread)}</p>' if unread else "")
     )
     if not answer.passages:
         return verdict + '<p class="error">No passages match these filters.</p>'

@@ -50,6 +50,7 @@ class Answer:
     confidence: float  # the model's probability that a passage answers
     missing_concepts: tuple[str, ...]  # the question's specific concepts the statement lacks
     passages: tuple[RankedPassage, ...]
+    unrecognised: tuple[str, ...] = ()  # shorthand ketaqa could not read, shown as such
 
     @property
     def answerable(self) -> bool:
@@ -103,7 +104,14 @@ class Answerer:
         verdict = decide(probability, threshold, missing)
         if self.states_contraindication(analysis, hits):
             verdict = Verdict.ANSWERS
-        return Answer(analysis.question, verdict, round(probability, 4), missing, tuple(ranked))
+        return Answer(
+            analysis.question,
+            verdict,
+            round(probability, 4),
+            missing,
+            tuple(ranked),
+            analysis.unrecognised,
+        )
 
     def states_contraindication(self, analysis: QueryAnalysis, hits: list[Hit]) -> bool:
         """Whether the question names a contraindication the statement lists and the first

@@ -114,6 +114,13 @@ def verdict_sentence(verdict: Verdict, missing: tuple[str, ...]) -> str:
     )
 
 
+def unrecognised_sentence(words: tuple[str, ...]) -> str:
+    """Shorthand no rule could read: said, so a clinician can rephrase it."""
+    if not words:
+        return ""
+    return f"ketaqa did not recognise {_joined(words)}; the answer rests on the other words."
+
+
 def _joined(words: tuple[str, ...]) -> str:
     quoted = [f"“{w}”" for w in words]
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]

@@ -108,6 +108,10 @@ class AnswerView:
     def missing_concepts(self) -> tuple[str, ...]:
         return self.answer.missing_concepts
 
+    @property
+    def unrecognised(self) -> tuple[str, ...]:
+        return self.answer.unrecognised
+
     def to_json(self) -> dict:
         """The `ketaqa ask --json` and `/api/ask` contract (see README)."""
         return {
@@ -115,6 +119,7 @@ class AnswerView:
             "answerable": self.answerable,
             "verdict": self.verdict.value,
             "missing_concepts": list(self.missing_concepts),
+            "unrecognised": list(self.unrecognised),
             "confidence": self.confidence,
             "passages": [sp.to_json() for sp in self.passages],
         }

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ketaqa.pipeline.indexing.english import english_zipf
 from ketaqa.pipeline.indexing.tokenizer import STOPWORDS, ClinicalTokenizer, clean, raw_words
+from ketaqa.pipeline.search.shorthand import ShorthandReader
 
 LEXICON_FILE = Path(__file__).with_name("lexicon.json")
 
@@ -168,6 +169,8 @@ class QueryAnalysis:
     # hold to state it (`retrieve.apply_coverage_prior`)
     concept_terms: tuple[tuple[frozenset[str], ...], ...] = ()
     names_publication: bool = False  # names a kind of publication ("which rat study")
+    # short rare tokens no rule could read ("medd"): shown, never counted as missing concepts
+    unrecognised: tuple[str, ...] = ()
 
     @classmethod
     def plain(cls, text: str) -> QueryAnalysis:
@@ -276,6 +279,7 @@ class QueryReader:
         self.all_terms = self.body_terms | {
             t for text in references for t in tokenizer.tokenize(text)
         }
+        self._texts = tuple(texts)  # the statement's own words, for shorthand readings
         texts += references
         counts: dict[str, int] = {}
         for text in texts:
@@ -310,6 +314,9 @@ class QueryReader:
             text = _phrase_re(typed).sub(fixed, text)
         expansions, covered = self._expand(text)
         expansions += self._capital_terms(question)
+        shorthand, unrecognised = self._shorthand(text, expansions, covered)
+        expansions += shorthand
+        covered += [typed for typed, _ in shorthand]
         extra = [w for _, words in expansions for w in words] + [c for _, c in corrections]
         search_text = question if not extra else f"{question} ({' '.join(extra)})"
         if lookup is None:
@@ -320,11 +327,13 @@ class QueryReader:
             for typed, reading in expansions
         ]
         covered_words = {w for t in covered for w in _words_of(t)}
+        # an unrecognised token is no concept, but still a foreign word (a verdict signal)
+        not_concepts = covered_words | set(unrecognised)
         seen = {c.typed.lower() for c in concepts}
         for word in raw_words(text):
             if (
                 word in seen
-                or word in covered_words
+                or word in not_concepts
                 or word in STOPWORDS
                 or word in FRAMING_WORDS
                 or not word.isalpha()
@@ -356,6 +365,7 @@ class QueryReader:
             lookup=lookup,
             concept_terms=self._concept_terms(concepts),
             names_publication=names_publication_kind(search_text),
+            unrecognised=unrecognised,
         )
 
     def _expand(self, text: str) -> tuple[list[tuple[str, tuple[str, ...]]], list[str]]:
@@ -381,6 +391,39 @@ class QueryReader:
                 found.append((typed, entry.statement))
                 covered.append(typed)
         return found, covered
+
+    @cached_property
+    def shorthand(self) -> ShorthandReader:
+        """Shorthand readings from the statement's own words, built on first need."""
+        return ShorthandReader(self._texts, STOPWORDS, self._word_frequency)
+
+    def _shorthand(
+        self,
+        text: str,
+        expansions: list[tuple[str, tuple[str, ...]]],
+        covered: list[str],
+    ) -> tuple[list[tuple[str, tuple[str, ...]]], tuple[str, ...]]:
+        """Words the statement never uses, read as shorthand for words it does use; and the
+        short rare ones no rule reads (unrecognised, so not evidence of a missing concept)."""
+        taken = {w for t in covered for w in _words_of(t)} | {t.lower() for t, _ in expansions}
+        read: list[tuple[str, tuple[str, ...]]] = []
+        unrecognised: list[str] = []
+        for word in dict.fromkeys(raw_words(text)):
+            if (
+                word in taken
+                or word in self.corpus_words
+                or word in STOPWORDS
+                or word in FRAMING_WORDS
+                or not word.isalpha()
+                or len(word) < 3
+            ):
+                continue
+            reading = self.shorthand.read(word, word, raw_words(text))
+            if reading is not None:
+                read.append((word, reading.words))
+            elif self.shorthand.unrecognised(word):
+                unrecognised.append(word)
+        return read, tuple(unrecognised)
 
     def _correct(self, text: str) -> list[tuple[str, str]]:
         """Fix words that are in neither the corpus, the lexicon nor general English."""
@@ -434,7 +477,13 @@ class QueryReader:
             if token in self._capitals:
                 found.append((token, self._capitals[token].statement))
             elif token not in self.corpus_capitals and token.lower() not in self.lexicon_words:
-                found.append((token, (token.lower(),)))
+                reading = self.shorthand.read(token.lower(), token, raw_words(question))
+                found.append((token, reading.words if reading else (token.lower(),)))
+        for token in dict.fromkeys(re.findall(r"\b[A-Z]{2,4}s\b", question)):  # "RRs"
+            if token[:-1] not in self.corpus_capitals and token.lower() not in self.corpus_words:
+                reading = self.shorthand.read(token.lower(), token, raw_words(question))
+                if reading is not None:
+                    found.append((token, reading.words))
         return found
 
     def _populations(

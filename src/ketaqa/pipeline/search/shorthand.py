@@ -1,0 +1,168 @@
+"""Shorthand a clinician types for words the statement uses: read from the statement itself.
+
+A lexicon lists the shorthand someone has seen ("paeds", "AEs"); the next clinician types
+"wkly", "midaz", "RRs" or "breakthru". Three rules, each a standard reading of shorthand and
+checked against the statement's own words rather than a list:
+
+- a *swapped pair of letters* of a statement word ("trails" for "trials"): the commonest slip
+  in typing, and one that lands on real words a speller leaves alone;
+- an *abbreviation*: the token's letters in order inside one statement word that begins with
+  the same letter ("wkly" weekly, "inhib" inhibition, "breakthru" breakthrough). A token that
+  is itself a common English word must be the word's start ("doc" document);
+- an *acronym*: the initials of consecutive statement words ("CPM" conditioned pain
+  modulation, "RRs" relative risks, "MA" meta-analysis). Two-letter acronyms are ambiguous,
+  so they are read only as the parts of one hyphenated word.
+
+A token read none of these ways, short and rare in English ("medd"), is *unrecognised*: shown
+as such and not counted as a concept the statement lacks. A long rare word ("nortriptyline",
+"esketamine") is a name, and stays a missing concept.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+COMMON_ZIPF = 3.0  # at or above: an ordinary English word ("doc" 4.4, "trails" 3.9)
+SHORT_TOKEN = 6  # at most this many letters, rare and unread: shorthand, not a name
+# An acronym's phrase must stand in a line sharing a rare word with the question: one standing
+# in at most five distinct lines weighs 0.2 ("descending" for "CPM"; "ketamine" weighs ~0.01).
+CONTEXT_SUPPORT = 0.2
+_WORD_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a typed token was read as, and by which rule."""
+
+    typed: str
+    words: tuple[str, ...]  # the statement's words it stands for
+    rule: str  # "transposition", "abbreviation" or "acronym"
+
+
+def _is_subsequence(token: str, word: str) -> bool:
+    it = iter(word)
+    return all(c in it for c in token)
+
+
+def _transpositions(token: str) -> Iterable[str]:
+    for i in range(len(token) - 1):
+        if token[i] != token[i + 1]:
+            yield token[:i] + token[i + 1] + token[i] + token[i + 2 :]
+
+
+class ShorthandReader:
+    """Built once per corpus from its texts; `read` a token the corpus never uses."""
+
+    def __init__(
+        self,
+        texts: Iterable[str],
+        stopwords: frozenset[str],
+        word_frequency: Callable[[str], float],
+    ):
+        self.stopwords = stopwords
+        self.zipf = word_frequency
+        words: Counter[str] = Counter()
+        initials: dict[str, Counter[str]] = {}
+        context: dict[str, list[frozenset[str]]] = {}  # phrase -> words of each line it is in
+        lines = dict.fromkeys(line for text in texts for line in text.lower().splitlines())
+        line_df: Counter[str] = Counter()  # in how many distinct lines each word stands
+        for line in lines:  # each distinct line once: a heading repeated per passage is one
+            found = _WORD_RE.findall(line)
+            line_words = frozenset(p for w in found for p in w.split("-"))
+            line_df.update(line_words)
+            for w in found:
+                words.update(w.split("-"))
+                parts = w.split("-")
+                if len(parts) == 2 and all(p.isalpha() for p in parts):
+                    initials.setdefault("".join(p[0] for p in parts), Counter())[w] += 1
+                    context.setdefault(w, []).append(line_words)
+            plain = [w for w in found if w.isalpha() and w not in stopwords]
+            for n in (3, 4):
+                for i in range(len(plain) - n + 1):
+                    run = plain[i : i + n]
+                    key = "".join(w[0] for w in run)
+                    initials.setdefault(key, Counter())[" ".join(run)] += 1
+                    context.setdefault(" ".join(run), []).append(line_words)
+            for i in range(len(found) - 1):  # two words, as typed (hyphens split)
+                run = found[i : i + 2]
+                if all(w.isalpha() and w not in stopwords for w in run):
+                    key = "".join(w[0] for w in run)
+                    initials.setdefault(key, Counter())[" ".join(run)] += 1
+                    context.setdefault(" ".join(run), []).append(line_words)
+        self.words = {w: n for w, n in words.items() if w.isalpha() and len(w) > 2}
+        self._by_initial: dict[str, list[str]] = {}
+        for w in sorted(self.words, key=lambda w: (-self.words[w], w)):
+            if w not in stopwords:
+                self._by_initial.setdefault(w[0], []).append(w)
+        self._initials = initials
+        self._context = context
+        self._line_df = line_df
+
+    def read(self, token: str, typed: str, question: Iterable[str] = ()) -> Reading | None:
+        """`token` (lower case, not a statement word) read as statement words, or None.
+
+        `typed` is the token as typed: capitals mark an acronym; `question` the question's
+        other words, which choose between phrases with the same initials."""
+        if not token.isalpha() or len(token) < 2:
+            return None
+        for swapped in _transpositions(token):
+            if swapped in self.words and len(token) >= 4:
+                return Reading(typed, (swapped,), "transposition")
+        acronym = self._acronym(token, typed, frozenset(question))
+        if acronym:
+            return Reading(typed, (acronym,), "acronym")
+        if len(token) < 3 or typed.isupper():
+            return None
+        common = self.zipf(token) >= COMMON_ZIPF
+        candidates = [
+            w
+            for w in self._by_initial.get(token[0], ())
+            if len(w) >= len(token) + 2
+            and (w.startswith(token) if common else _is_subsequence(token, w))
+        ]
+        if not candidates:
+            return None
+        prefixed = [w for w in candidates if w.startswith(token)]  # "conc": concentrations
+        return Reading(typed, tuple((prefixed or candidates)[:2]), "abbreviation")
+
+    def _acronym(self, token: str, typed: str, question: frozenset[str]) -> str | None:
+        base = token[:-1] if typed.endswith("s") and len(token) >= 3 else token
+        capitals = sum(c.isupper() for c in typed)
+        if capitals < 2 or not 2 <= len(base) <= 4:
+            return None
+        found = self._initials.get(base)
+        if not found:
+            return None
+        if len(base) == 2:
+            # two letters are ambiguous: only a hyphenated compound ("MA" meta-analysis), or a
+            # plural typed as one ("RRs" relative risks)
+            plural = typed.endswith("s") and typed[-1].islower()
+            found = Counter(
+                {p: n for p, n in found.items() if "-" in p or (plural and p.endswith("s"))}
+            )
+            if not found:
+                return None
+
+        # the phrase standing in the line that shares the rarest words with the question
+        # (each weighs one over the number of lines it stands in: "descending" beats
+        # "ketamine"), then the commonest phrase
+        def overlap(line: frozenset[str]) -> float:
+            return sum(1 / self._line_df[w] for w in question & line - self.stopwords)
+
+        def fit(phrase: str) -> tuple[float, int]:
+            best = max((overlap(line) for line in self._context.get(phrase, ())), default=0.0)
+            return round(best, 9), found[phrase]
+
+        ranked = sorted(found, key=fit, reverse=True)
+        if len(ranked) > 1 and fit(ranked[0]) == fit(ranked[1]):
+            return None  # two phrases as likely: do not guess
+        if "-" not in ranked[0] and fit(ranked[0])[0] < CONTEXT_SUPPORT:
+            return None  # initials alone fit many runs of words ("OSA"): the line must agree
+        return ranked[0]
+
+    def unrecognised(self, token: str) -> bool:
+        """A short token, rare in English, that no rule reads: shorthand nobody can expand."""
+        return token.isalpha() and len(token) <= SHORT_TOKEN and self.zipf(token) < COMMON_ZIPF
