@@ -18,6 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 EVAL_DIR = REPO_ROOT / "eval"
 QUESTIONS_FILE = EVAL_DIR / "questions.jsonl"
 EXPECTED_SCORES_FILE = EVAL_DIR / "expected_scores.json"
+BATCHES_FILE = EVAL_DIR / "batches.json"  # each fresh batch's first measurement, never rewritten
 TUNED_SETTINGS_FILE = EVAL_DIR / "tuned_settings.json"
 VERDICT_MODEL_FILE = EVAL_DIR / "verdict_model.json"
 REPORTS_DIR = EVAL_DIR / "reports"

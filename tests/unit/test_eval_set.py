@@ -6,6 +6,7 @@ Standard library + pytest only.  See eval/README.md for the rules being enforced
 import json
 import re
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -50,10 +51,18 @@ TAG_VOCABULARY = {
     "fresh",
     "typo",
 }
+# Fresh batches (eval/README.md, "Fresh batches"): a style tag `batch-YYYY-MM-DD[-x]`, never the
+# primary tag; the items are held out in the test split and kept out of the alternation.
+BATCH_TAG = re.compile(r"batch-(\d{4}-\d{2}-\d{2})(?:-[a-z0-9])?")
+MIN_BATCH = 40
 MIN_QUESTIONS = 100
 MIN_UNANSWERABLE = 15
 NGRAM = 6
 TOKEN_RE = re.compile(r"[a-z0-9]+")
+
+
+def batch_tags(item):
+    return [t for t in item["tags"] if BATCH_TAG.fullmatch(t)]
 
 
 def tokens(text):
@@ -200,16 +209,48 @@ def test_questions_not_lifted_from_corpus(items, corpus):
 
 
 def test_both_splits_present_and_balanced(items):
-    counts = Counter(item["split"] for item in items)
+    alternating = [item for item in items if not batch_tags(item)]  # batches are all test
+    counts = Counter(item["split"] for item in alternating)
     assert set(counts) == SPLITS
     for split, n in counts.items():
-        share = n / len(items)
+        share = n / len(alternating)
         assert 0.40 <= share <= 0.60, f"{split} holds {share:.0%} of the items"
 
 
 def test_tags_from_vocabulary(items):
-    bad = [(item["id"], tag) for item in items for tag in item["tags"] if tag not in TAG_VOCABULARY]
+    bad = [
+        (item["id"], tag)
+        for item in items
+        for tag in item["tags"]
+        if tag not in TAG_VOCABULARY and not BATCH_TAG.fullmatch(tag)
+    ]
     assert not bad, f"tags outside the vocabulary: {bad}"
+
+
+def test_batch_items_follow_the_protocol(items):
+    problems = []
+    batches = Counter()
+    for item in items:
+        tags = batch_tags(item)
+        if not tags:
+            continue
+        if len(tags) > 1:
+            problems.append(f"{item['id']}: in more than one batch {tags}")
+        if item["tags"][0] in tags:
+            problems.append(f"{item['id']}: a batch tag is never the primary (first) tag")
+        if item["split"] != "test":
+            problems.append(f"{item['id']}: batch items are held out in the test split")
+        try:
+            date.fromisoformat(BATCH_TAG.fullmatch(tags[0]).group(1))
+        except ValueError:
+            problems.append(f"{item['id']}: {tags[0]} is not a calendar date")
+        batches[tags[0]] += 1
+    problems += [
+        f"{tag}: {n} items, a batch holds at least {MIN_BATCH}"
+        for tag, n in batches.items()
+        if n < MIN_BATCH
+    ]
+    assert not problems, "\n".join(problems)
 
 
 def test_no_duplicate_tags_within_item(items):

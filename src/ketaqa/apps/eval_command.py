@@ -53,7 +53,14 @@ def cmd_eval(args: argparse.Namespace, progress: Progress) -> int:
         assistant = Assistant(settings, assistant.encoder, assistant.index)
     out = args.out or REPORTS_DIR / dt.datetime.now().strftime("%Y-%m-%dT%H%M%S")
     report = run_evaluation(
-        assistant, split, out, questions, limit=args.limit, progress=progress, baseline=baseline
+        assistant,
+        split,
+        out,
+        questions,
+        limit=args.limit,
+        progress=progress,
+        baseline=baseline,
+        record_batches=True,  # a batch's first full run is recorded in eval/batches.json
     )
     print(report_markdown(report))
     if args.accept:

@@ -9,12 +9,24 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ketaqa.evaluation.batches import CHANGED, MISSING, RECORDED
 from ketaqa.evaluation.dataset import Judgments
 from ketaqa.evaluation.outcomes import FAILURE_KINDS
 from ketaqa.evaluation.plots import plot_report
 from ketaqa.evaluation.runs import METRIC_NAMES, RunSet
 from ketaqa.files import write_atomic
 
+# A fresh batch's columns: (key in the metrics, heading).
+BATCH_COLUMNS = (
+    ("questions", "n"),
+    ("answerable", "answerable"),
+    ("hit@1", "hit@1"),
+    ("hit@5", "hit@5"),
+    ("highlight_accuracy", "highlight"),
+    ("false_abstention_rate", 'answerable told "does not answer"'),
+    ("answerable_not_covered_rate", "answerable told not_covered"),
+    ("abstention_recall", "unanswerable told not covered"),
+)
 TAG_COLUMNS = (
     "hit@1",
     "recall@5",
@@ -56,10 +68,14 @@ def report_markdown(report: dict) -> str:
         f"{report['questions']} questions, {report['judged']} judged for retrieval.",
         "",
     ]
+    if report.get("batches") is not None:
+        lines += [headline(report["batches"]), ""]
     lines += retrieval_lines(report)
     lines += ["", "## Answers (full pipeline)", "", "| metric | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in report["answer"].items()]
     lines += significance_lines(report)
+    if report.get("batches") is not None:
+        lines += batch_lines(report["batches"])
     lines += tag_lines(report)
     if report.get("unjudgeable"):
         lines += ["", f"Questions whose gold span no passage contains: {report['unjudgeable']}"]
@@ -117,6 +133,62 @@ def significance_lines(report: dict) -> list[str]:
         ]
         lines.append(f"| {other} | " + " | ".join(cells) + " |")
     return lines
+
+
+def figure(value: object) -> str:
+    return "–" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def headline(batches: dict) -> str:
+    """The generalisation figure: the newest fresh batch as first measured, before any fix."""
+    tag, first = batches.get("newest"), batches.get("headline")
+    if tag is None:
+        return '**Generalisation:** no fresh batch yet (eval/README.md, "Fresh batches").'
+    if first is None:
+        return (
+            f"**Generalisation:** the newest batch `{tag}` is not measured yet; "
+            "`ketaqa eval --split test` records its first measurement."
+        )
+    m = first["metrics"]
+    return (
+        f"**Generalisation (newest batch, first measured):** `{tag}`, {first['date'][:10]}, "
+        f"n={m['questions']}: hit@1 {figure(m['hit@1'])}, hit@5 {figure(m['hit@5'])}, "
+        f'false "does not answer" {figure(m["false_abstention_rate"])}, '
+        f"unanswerable told not covered {figure(m['abstention_recall'])}."
+    )
+
+
+def batch_lines(batches: dict) -> list[str]:
+    """Each fresh batch as first measured (recorded in batches.json) and in this run."""
+    lines = [
+        "",
+        "## Fresh batches: as first measured (before any fix) and now",
+        "",
+        f"First measurements: `{batches.get('record')}`. Relevant = a gold span in the passage;",
+        'told "does not answer" = verdict `related` or `not_covered`.',
+        "",
+    ]
+    if not batches["rows"]:
+        return [*lines, "No question carries a batch tag yet."]
+    lines += [
+        "| batch | measured | " + " | ".join(cell(h) for _, h in BATCH_COLUMNS) + " |",
+        "|---|---|" + "---|" * len(BATCH_COLUMNS),
+    ]
+    notes = []
+    for row in batches["rows"]:
+        first = row["first"]
+        when = "not yet"
+        if first:
+            dirty = " (uncommitted changes)" if first.get("dirty") else ""
+            when = f"first, {first['date'][:10]} `{(first.get('commit') or 'unknown')[:10]}`{dirty}"
+        for label, metrics in ((when, first and first["metrics"]), ("now", row["now"])):
+            cells = [figure(metrics.get(k)) if metrics else "–" for k, _ in BATCH_COLUMNS]
+            lines.append(f"| {row['tag']} | {label} | " + " | ".join(cells) + " |")
+        if row["status"] != RECORDED:
+            detail = f": {row['detail']}" if row["detail"] else ""
+            strong = "**" if row["status"] in (CHANGED, MISSING) else ""
+            notes.append(f"- `{row['tag']}`: {strong}{row['status']}{strong}{detail}")
+    return [*lines, *([""] + notes if notes else [])]
 
 
 def tag_lines(report: dict) -> list[str]:

@@ -11,6 +11,12 @@ from pathlib import Path
 
 from ketaqa.config import QUESTIONS_FILE
 from ketaqa.errors import InputError
+from ketaqa.evaluation.batches import (
+    CHANGED,
+    batch_section,
+    load_first_measurements,
+    save_first_measurements,
+)
 from ketaqa.evaluation.compare import compare
 from ketaqa.evaluation.dataset import load_questions
 from ketaqa.evaluation.gate import Baseline
@@ -30,16 +36,21 @@ def run_evaluation(
     limit: int | None = None,
     progress: Progress | None = None,
     baseline: Baseline | None = None,
+    record_batches: bool = False,
 ) -> dict:
     """Evaluate one split (or "all"), compare it with `baseline` if one is given, write the
     report files, return the report.
 
+    Fresh batches are read from `batches.json` beside the question file; with `record_batches`
+    (`ketaqa eval`), a batch this run covers entirely and that has no record yet is recorded.
     A progress bar is drawn only when a `progress` callback is given (a front end is watching)."""
     say = progress or quiet
     started, clock = dt.datetime.now(dt.UTC), time.perf_counter()
     questions_path = questions_path or QUESTIONS_FILE
-    items = load_questions(questions_path)
-    items = [i for i in items if split == "all" or i.split == split]
+    batches_file = questions_path.with_name("batches.json")
+    recorded = load_first_measurements(batches_file)  # a damaged record stops the run here
+    all_items = load_questions(questions_path)
+    items = [i for i in all_items if split == "all" or i.split == split]
     if limit:
         items = items[:limit]
     if not items:
@@ -56,6 +67,16 @@ def run_evaluation(
     )
     if limit:
         report["header"]["limit"] = limit
+    report["batches"], first = batch_section(
+        all_items, items, runset, qrels, report["header"], recorded, record_batches
+    )
+    report["batches"]["record"] = str(batches_file)
+    if first:
+        for tag in save_first_measurements(batches_file, first):
+            say(f"first measurement of {tag} recorded in {batches_file}")
+    for row in report["batches"]["rows"]:
+        if row["status"] == CHANGED:
+            say(f"WARNING: {row['tag']} {row['status']} ({row['detail']}); its record is kept")
     if baseline is not None:
         try:
             report["comparison"] = compare(report, baseline)

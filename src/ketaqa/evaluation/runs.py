@@ -23,6 +23,9 @@ METRIC_NAMES = {
     "mrr@10": "mrr@10",
     "ndcg@10": "ndcg@10",
 }
+# The fresh batches are judged by the share of questions with a relevant passage at rank 1 and
+# in the top 5 (recall@5 counts every relevant passage, and a span may occur in several).
+HIT_NAMES = {"hit_rate@1": "hit@1", "hit_rate@5": "hit@5"}
 DEPTH = 10
 
 
@@ -91,16 +94,21 @@ def collect_runs(
     return RunSet(runs, answers)
 
 
-def retrieval_metrics(qrels: Judgments, run: dict, ids: list[str]) -> dict[str, float]:
+def retrieval_metrics(
+    qrels: Judgments, run: dict, ids: list[str], names: dict[str, str] = METRIC_NAMES
+) -> dict[str, float]:
+    """ranx's metrics (keys of `names`) over the judged questions among `ids`, renamed."""
     from ranx import Qrels, Run, evaluate
 
     ids = [i for i in ids if i in qrels]
     if not ids:
-        return {METRIC_NAMES[m]: 0.0 for m in METRICS}
+        return {name: 0.0 for name in names.values()}
     q = Qrels.from_dict({i: qrels[i] for i in ids})
     r = Run.from_dict({i: run.get(i) or {"__none__": 0.0} for i in ids})
-    scores = evaluate(q, r, list(METRICS), make_comparable=True)
-    return {METRIC_NAMES[m]: round(float(scores[m]), 4) for m in METRICS}
+    scores = evaluate(q, r, list(names), make_comparable=True)
+    if len(names) == 1:  # ranx returns a bare number for a single metric
+        scores = {next(iter(names)): scores}
+    return {name: round(float(scores[m]), 4) for m, name in names.items()}
 
 
 def answer_metrics(items: list[EvalItem], answers: dict[str, dict]) -> dict[str, float]:
@@ -136,6 +144,29 @@ def answer_metrics(items: list[EvalItem], answers: dict[str, dict]) -> dict[str,
         "verdict_ece": ece,
         "answerable_questions": len(answerable),
         "unanswerable_questions": len(unanswerable),
+    }
+
+
+def fresh_metrics(items: list[EvalItem], runset: RunSet, qrels: Judgments) -> dict:
+    """The figures a fresh batch is judged by, from the same code as the report's tables;
+    None where a batch has no question to measure it on (no answerable, or no unanswerable)."""
+    answers = answer_metrics(items, runset.answers)
+    judged = [i.id for i in items if i.id in qrels]
+    hits = retrieval_metrics(qrels, runset.runs["full"], judged, HIT_NAMES) if judged else {}
+    answerable = answers["answerable_questions"]
+    unanswerable = answers["unanswerable_questions"]
+    return {
+        "questions": len(items),
+        "answerable": answerable,
+        "judged": len(judged),
+        "hit@1": hits.get("hit@1"),
+        "hit@5": hits.get("hit@5"),
+        "highlight_accuracy": answers["highlight_accuracy"] if answerable else None,
+        "false_abstention_rate": answers["false_abstention_rate"] if answerable else None,
+        "answerable_not_covered_rate": (
+            answers["answerable_not_covered_rate"] if answerable else None
+        ),
+        "abstention_recall": answers["abstention_recall"] if unanswerable else None,
     }
 
 
