@@ -257,3 +257,11 @@ def hand_revision(text: str) -> str:
     assert app > 0
     out = out.replace("Section I.\tKetamine", "1.\tKetamine").replace("Section II.\t", "2.\t")
     return out.replace("Bibliography\t\tPage 10", "Reference list\t\tPage 10")
+
+
+def unrecoverable(text: str) -> str:
+    """The statement with no contents table and no section numbers: nothing the template's
+    reading can hold on to, so it must fall back to paragraphs with their citations."""
+    p = cut(text)
+    out = text.replace(p.contents, "", 1)
+    return re.sub(r"^Section (?:I|II)\. ", "", out, flags=re.M)
