@@ -271,13 +271,13 @@ def cmd_index(args: argparse.Namespace) -> int:
     status = "rebuild requested" if args.rebuild else index_status(settings)
     if status == "ok":
         _progress(f"index is up to date in {settings.index_dir}")
-    else:
+        _structure_report(settings.corpus_dir, settings.index_dir)
+    else:  # the build prints the structure report
         _progress(f"index {status}; building")
         index = open_index(settings, Encoder(), rebuild=True, progress=_progress)
         _progress(f"{len(index.passages)} passages indexed")
     ensure_fast_encoder(settings.index_dir, _progress)
     ensure_english_table(settings.index_dir, _progress)
-    _structure_report(settings.corpus_dir, settings.index_dir)
     if (args.backend or settings.backend.kind) == "milvus":
         from ketaqa.pipeline.search.backends import build_milvus
 
@@ -287,17 +287,12 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def _structure_report(corpus_dir, index_dir) -> None:
     """Per document, how much structure it parsed into: a maintainer's check after a revision,
-    with a warning when a document parses into much less than at the last `ketaqa index`."""
+    with a warning for each way it disagrees with what the document declares, and when it
+    parses into much less than at the last good `ketaqa index`."""
     from ketaqa.pipeline.documents.library import load_corpus
-    from ketaqa.pipeline.documents.structure import parse_document
-    from ketaqa.pipeline.documents.structure_report import report, structure_counts
+    from ketaqa.pipeline.indexing.index import structure_report
 
-    corpus = load_corpus(corpus_dir)
-    counts = {
-        doc.doc_id: structure_counts(parse_document(doc, corpus.references_for(doc.doc_id)))
-        for doc in corpus.documents
-    }
-    for line in report(index_dir, counts):
+    for line in structure_report(load_corpus(corpus_dir), index_dir):
         _progress(line)
 
 

@@ -210,7 +210,11 @@ class JsonApi:
         assistant = self.get_assistant()
         if assistant is None:
             return _json({"status": "loading"}, 503, {"Retry-After": "5"})
-        return _json({"status": "ok", "passages": len(assistant.index.passages)})
+        body = {"status": "ok", "passages": len(assistant.index.passages)}
+        warnings = assistant.index.manifest.get("warnings") or []
+        if warnings:  # the structure report's: a revision the parser did not read well
+            body["warnings"] = warnings
+        return _json(body)
 
     async def version(self, request: Request) -> Response:
         try:

@@ -47,7 +47,8 @@ def about_corpus(assistant: Assistant) -> str:
     index = assistant.index
     have, can_have, _ = render.abstracts_counts(index.references, index.passages)
     line = render.abstracts_line(index.references, index.passages)
-    return render.about_corpus_html(line, have >= can_have)
+    warnings = index.manifest.get("warnings") or []
+    return render.about_corpus_html(line, have >= can_have, warnings)
 
 
 GRADIO_CACHE = (60, 600)  # (check every s, delete older than s)

@@ -99,11 +99,13 @@ def notice_html(citation: str, abstracts: str = "") -> str:
     return '<div class="notice">' + "<br>".join(lines) + "</div>"
 
 
-def about_corpus_html(abstracts: str, complete: bool) -> str:
+def about_corpus_html(abstracts: str, complete: bool, warnings: Sequence[str] = ()) -> str:
     """The "About this corpus" panel: what the index holds and, when abstracts are missing,
-    the maintainers' commands (as code, not as instructions to clinicians)."""
+    the maintainers' commands (as code, not as instructions to clinicians); any warning of
+    the structure report (a revision the parser did not read well) first."""
     hint = "" if complete else f'<p class="maint">{MAINTAINER_HINT}</p>'
-    return f'<div class="about"><p>{_e(abstracts)}</p>{hint}</div>'
+    warned = "".join(f'<p class="maint warning">{_e(w)}</p>' for w in warnings)
+    return f'<div class="about">{warned}<p>{_e(abstracts)}</p>{hint}</div>'
 
 
 def choice_label(d: dict) -> str:

@@ -26,6 +26,11 @@ class BlockKind(enum.StrEnum):
     ABSTRACT = "abstract"  # never parsed: abstracts arrive as passages of their own
 
 
+# The passage size limit: no passage is longer, however its document parsed (a sentence group is
+# cut at lines, then at words, if one sentence is longer). Shared by the passage stage and the
+# structure check, which warns about a block many times this long.
+MAX_WORDS = 120
+
 # A line ending on one of these words was cut mid-sentence ("... should be avoided in").
 # Shared by the parser (bullet lead-ins) and the passage stage (highlight units).
 ENDS_MID_SENTENCE_RE = re.compile(r"\b(?:in|with|and|or|of|to|the|a|for|by)$")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from ketaqa.pipeline.documents.corpus import Corpus, Document, Reference
 from ketaqa.pipeline.documents.outline import (
     ENDS_MID_SENTENCE_RE,
+    MAX_WORDS,
     Block,
     BlockKind,
     Outline,
@@ -23,7 +24,6 @@ from ketaqa.pipeline.documents.outline import (
 from ketaqa.pipeline.documents.structure import parse_document
 
 CHUNKER_VERSION = "statement-v3"
-MAX_WORDS = 120
 SHORT_BULLET_WORDS = 25  # bullets up to this long are grouped with their neighbours
 BULLET_RUN_WORDS = 60  # ... into runs of at most this many words
 
@@ -274,7 +274,9 @@ def sentence_groups(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[i
     """The run from the first span's start to the last one's end when it has at most MAX_WORDS,
     else the spans' sentences packed into consecutive groups of at most MAX_WORDS each.
 
-    Statement blocks and abstract sections share this, so both are cut the same way.
+    Statement blocks and abstract sections share this, so both are cut the same way. A sentence
+    longer than the limit (a list with no full stops, a block a failed parse left whole) is cut
+    at its lines, then at words, so no group is ever longer than MAX_WORDS.
     """
     start, end = spans[0][0], spans[-1][1]
     if word_count(text[start:end]) <= MAX_WORDS:
@@ -286,4 +288,35 @@ def sentence_groups(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[i
                 pieces[-1] = (pieces[-1][0], e)
             else:
                 pieces.append((s, e))
-    return pieces
+    return [cut for s, e in pieces for cut in _within_limit(text, s, e)]
+
+
+def _within_limit(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """`[start, end)` as spans of at most MAX_WORDS: lines packed together, a longer line cut
+    between words. Each span is verbatim and trimmed."""
+    if word_count(text[start:end]) <= MAX_WORDS:
+        return [(start, end)]
+    units: list[tuple[int, int]] = []
+    for s, e in _spans_of(text, start, end, r"[^\n]+"):
+        if word_count(text[s:e]) <= MAX_WORDS:
+            units.append((s, e))
+        else:
+            units.extend(_spans_of(text, s, e, r"\S+"))
+    out: list[tuple[int, int]] = []
+    for s, e in units:
+        if out and word_count(text[out[-1][0] : e]) <= MAX_WORDS:
+            out[-1] = (out[-1][0], e)
+        else:
+            out.append((s, e))
+    return out
+
+
+def _spans_of(text: str, start: int, end: int, pattern: str) -> list[tuple[int, int]]:
+    """Trimmed, non-blank matches of `pattern` in `text[start:end]`, as absolute spans."""
+    out = []
+    for m in re.finditer(pattern, text[start:end]):
+        piece = m.group(0)
+        lead, trail = len(piece) - len(piece.lstrip()), len(piece) - len(piece.rstrip())
+        if piece.strip():
+            out.append((start + m.start() + lead, start + m.end() - trail))
+    return out

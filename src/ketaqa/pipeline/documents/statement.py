@@ -19,12 +19,14 @@ from ketaqa.pipeline.documents.layout import (
     BIBLIOGRAPHY_HEADING_RE,
     BULLET_RE,
     CONTENTS_HEADING_RE,
+    CONTENTS_ROW_RE,
     DATES_RE,
     DEFINITION_RE,
     FOOTNOTE_RE,
     GUIDELINE_QUESTION_NAMES,
     GUIDELINE_SOURCE,
     ITEM_PART_RE,
+    ITEM_PARTS_RE,
     ITEM_RE,
     MECHANISM_RE,
     QUESTION_RE,
@@ -33,11 +35,16 @@ from ketaqa.pipeline.documents.layout import (
     SUPERSCRIPT_DIGIT,
     YEAR_RE,
     Line,
+    agrees,
+    clean_heading,
     contents_table,
     continues_on,
     ends_contents,
     is_caps_heading,
+    looks_like_entry,
+    roman,
     split_lines,
+    title_words,
 )
 from ketaqa.pipeline.documents.linking import ReferenceLinker
 from ketaqa.pipeline.documents.outline import Block, BlockKind, Outline, PageSpan, SectionPath
@@ -52,6 +59,8 @@ class Region(enum.Enum):
     APPENDIX = "appendix"
     BIBLIOGRAPHY = "bibliography"
 
+
+MARK_RE = re.compile(r"^\s*[-•*] ")  # a bulleted line (a numbered one may be a heading)
 
 # (line index, line, stripped text, next non-blank line) -> index of the next line to read
 LineHandler = Callable[[int, Line, str, Line | None], int]
@@ -85,6 +94,8 @@ class StatementParser:
         self.item_path = SectionPath(())
         self.subheading: str | None = None  # Section II / Bibliography sub-heading
         self.mechanism_path = SectionPath(())  # Appendix 1 › a mechanism
+        self.seen_contents = False
+        self.item_mode = False  # this section reports items (A-1 …), not author-year studies
 
     # -- pages ------------------------------------------------------------------------------
     def _span(self, name: str) -> PageSpan:
@@ -193,10 +204,13 @@ class StatementParser:
         """Headings, definitions and footnotes read alike everywhere; other lines by region."""
         if CONTENTS_HEADING_RE.match(s):
             return self._contents(i)
-        if self._region_heading(s):
+        h = clean_heading(s)
+        if self._region_heading(i, line, h):
             return i + 1
-        if self.region == Region.FRONT and is_caps_heading(s):
-            return i + 1  # "LITERATURE REVIEW", however worded
+        if self.region == Region.FRONT and (
+            is_caps_heading(h) or (self.seen_contents and _heading_like(h, line))
+        ):
+            return i + 1  # "LITERATURE REVIEW", "Review of the literature", however worded
         if DEFINITION_RE.match(s):
             self.region, self.refs = Region.DOCUMENT_INFO, ()
             self.pages = self._between("Section II", "Appendix 1")
@@ -209,19 +223,77 @@ class StatementParser:
             return i + 1
         return self.handlers[self.region](i, line, s, nxt)
 
-    def _region_heading(self, s: str) -> bool:
-        """Enter the region a top-level heading opens, if `s` is one."""
-        m = SECTION_RE.match(s)
-        if m:
-            self._enter(Region.SECTION, f"Section {m.group(1)}")
+    def _region_heading(self, i: int, line: Line, h: str) -> bool:
+        """Enter the region a top-level heading opens, if `h` is one."""
+        name = self.section_name(line, h)
+        if name is not None:
+            self._enter(Region.SECTION, name)
             self.section_root = self.path
             self.subheading = None
-        elif self.region != Region.FRONT and is_caps_heading(s):
-            self._enter(Region.APPENDIX, "Appendix 1")
-        elif BIBLIOGRAPHY_HEADING_RE.match(s):
+            self.item_mode = self._has_items(i)
+        elif self.region != Region.BIBLIOGRAPHY and (
+            BIBLIOGRAPHY_HEADING_RE.match(h) or self._entries_follow(i, line, h)
+        ):
             self._enter(Region.BIBLIOGRAPHY, "Bibliography")
+        elif self.region != Region.FRONT and self._is_appendix_heading(line, h):
+            m = re.match(r"^Appendix\s+(\d+)\b", h, re.I)
+            self._enter(Region.APPENDIX, f"Appendix {m.group(1) if m else 1}")
         else:
             return False
+        return True
+
+    def section_name(self, line: Line, h: str) -> str | None:
+        """ "Section II" for a section heading in any numbering ("Section II.", "Part 2 –",
+        "2."); a bare number only where the contents table has a section of that title."""
+        m = SECTION_RE.match(h)
+        if not m or "\t" in line.text or MARK_RE.match(line.text):
+            return None
+        name = "Section " + roman(m.group(2))
+        if m.group(1):
+            return name
+        own = self.titles.get(name)
+        titles = [own] if own else [t for n, t in self.titles.items() if n.startswith("Section")]
+        return name if any(agrees(m.group(3), t) for t in titles) else None
+
+    def _has_items(self, i: int) -> bool:
+        """Whether the section opened at line `i` reports items ("A-1. Author …")."""
+        for line in self.lines[i + 1 :]:
+            s = line.text.strip()
+            if not s:
+                continue
+            h = clean_heading(s)
+            if self.section_name(line, h) or BIBLIOGRAPHY_HEADING_RE.match(h):
+                return False
+            if DEFINITION_RE.match(s):
+                return False
+            if ITEM_RE.match(s):
+                return True
+        return False
+
+    def _entries_follow(self, i: int, line: Line, h: str) -> bool:
+        """A bibliography known by its entries: a short heading whose next lines (after at
+        most one sub-heading) are mostly author-year-journal entries."""
+        if self.region == Region.FRONT or not re.fullmatch(r"[A-Za-z][A-Za-z ,&/-]{2,60}", h):
+            return False
+        following = [x.text.strip() for x in self.lines[i + 1 :] if x.text.strip()][:6]
+        if following and BIBLIOGRAPHY_HEADING_RE.match(clean_heading(following[0])):
+            return False
+        if following and not looks_like_entry(following[0]) and len(following[0].split()) <= 8:
+            following = following[1:]
+        return sum(1 for x in following[:4] if looks_like_entry(x)) >= 3
+
+    def _is_appendix_heading(self, line: Line, h: str) -> bool:
+        """An appendix heading: "Appendix 1 …", a heading the contents table's appendix title
+        agrees with, or an upper-case heading where the template puts the appendix."""
+        if re.match(r"^Appendix\s+\d+\b", h, re.I):
+            return True
+        title = next((t for n, t in self.titles.items() if n.startswith("Appendix")), "")
+        if title and _heading_like(h, line) and agrees(h, title):
+            return True
+        if not is_caps_heading(h) or self.region == Region.BIBLIOGRAPHY:
+            return False
+        if self.region == Region.SECTION and title:
+            return len(title_words(h) & title_words(title)) >= 2
         return True
 
     def _enter(self, region: Region, name: str) -> None:
@@ -233,19 +305,29 @@ class StatementParser:
         )
 
     def _contents(self, i: int) -> int:
-        """The contents table, up to the next upper-case or section heading, is one block."""
-        j = i
-        while j + 1 < len(self.lines) and not ends_contents(self.lines[j + 1].text.strip()):
-            j += 1
+        """The contents heading through its last row is one block (lines such as "Literature
+        review:" before the rows included); without rows, up to the next heading."""
+        self.seen_contents = True
+        last, rows = i, False
+        for k in range(i + 1, len(self.lines)):
+            s = self.lines[k].text.strip()
+            if not s:
+                continue
+            if CONTENTS_ROW_RE.match(s):
+                last, rows = k, True
+            elif rows or ends_contents(s):
+                break
+            else:
+                last = k
         self.emit(
             self.lines[i].start,
-            self.lines[j].end,
+            self.lines[last].end,
             BlockKind.CONTENTS,
             path=SectionPath(("Contents",)),
             pages=PageSpan(1, 1),
             reference_keys=(),
         )
-        return j + 1
+        return last + 1
 
     # -- per region -------------------------------------------------------------------------
     def _in_front(self, i: int, line: Line, s: str, nxt: Line | None) -> int:
@@ -266,11 +348,12 @@ class StatementParser:
     def _in_section(self, i: int, line: Line, s: str, nxt: Line | None) -> int:
         root = self.section_root
         m = ITEM_RE.match(s)
-        if m and root.parts[0] == "Section I":
+        if m and self.item_mode:
             return self._item(i, line, m.group(1))
-        m = SUBSECTION_RE.match(s)
-        if m and root.parts[0] == "Section I" and not BULLET_RE.match(line.text):
-            self.path, self.refs = root.child(s), ()
+        h = clean_heading(s)
+        m = SUBSECTION_RE.match(h)
+        if m and self.item_mode and not BULLET_RE.match(line.text):
+            self.path, self.refs = root.child(h), ()
             self.subsection = self.path
             return i + 1
         m = QUESTION_RE.match(s)
@@ -281,9 +364,9 @@ class StatementParser:
             start = line.start + line.text.index("(")
             self.emit(start, line.end, BlockKind.QUESTION, lead_in=True)
             return i + 1
-        if s == "Synopsis":
+        if h.lower() == "synopsis":
             return i + 1
-        if root.parts[0] == "Section II":
+        if not self.item_mode:
             return self._in_section_two(i, line, s, nxt)
         return self._body_line(i, line, s, nxt)
 
@@ -292,8 +375,7 @@ class StatementParser:
         self.item_label = label
         text = line.text
         start = line.start + text.index(label)
-        part = ITEM_PART_RE.search(text[text.index(label) :])
-        if not (part or label == "C-1"):
+        if not ITEM_PARTS_RE.match(text[text.index(label) :]):
             self._enter_item(label, self.link(label, text))
             self.emit(start, line.end, BlockKind.ITEM)
             return i + 1
@@ -346,7 +428,7 @@ class StatementParser:
             and nxt is not None
         )
         if is_heading:
-            self.subheading = s.rstrip(":")
+            self.subheading = clean_heading(s).rstrip(":")
             self.path, self.refs = root.child(self.subheading), ()
             return i + 1
         if AUTHOR_START_RE.match(s) and YEAR_RE.search(s) and self.subheading:
@@ -371,20 +453,33 @@ class StatementParser:
         return i + 1
 
     def _in_appendix(self, i: int, line: Line, s: str, nxt: Line | None) -> int:
-        if MECHANISM_RE.match(s) and len(s.split()) <= 12:
-            self.path = SectionPath(("Appendix 1", s))
+        h = clean_heading(s)
+        if MECHANISM_RE.match(h) and len(h.split()) <= 12 and not self._in_list(i):
+            self.path = SectionPath((self.section_root_name(), h))
             self.mechanism_path = self.path
             return i + 1
-        if s == "Possible other actions:":
+        if h.lower() == "possible other actions:":
             self.path = self.mechanism_path.child("Possible other actions")
             return i + 1
         return self._body_line(i, line, s, nxt)
 
+    def section_root_name(self) -> str:
+        return self.path.parts[0] if self.path.parts else "Appendix 1"
+
+    def _in_list(self, i: int) -> bool:
+        """A numbered line beside another list line: "1. local anaesthetic effects" in a list,
+        not mechanism 1's heading."""
+        near = [self.lines[k].text for k in (i - 1, i + 1) if 0 <= k < len(self.lines)]
+        return bool(BULLET_RE.match(self.lines[i].text)) and any(
+            x.strip() and BULLET_RE.match(x) for x in near
+        )
+
     def _in_bibliography(self, i: int, line: Line, s: str, nxt: Line | None) -> int:
-        is_heading = not re.search(r"\d", s) and len(s) < 60 and not AUTHOR_START_RE.match(s)
+        h = clean_heading(s)
+        is_heading = not re.search(r"\d", h) and len(h) < 60 and not AUTHOR_START_RE.match(h)
         if is_heading:
-            self.subheading = s
-            self.path = SectionPath(("Bibliography", s))
+            self.subheading = h
+            self.path = SectionPath(("Bibliography", h))
             return i + 1
         # an entry, possibly continued on the next line(s)
         j = i
@@ -429,3 +524,13 @@ class StatementParser:
                 )
             out.append(block)
         return tuple(out)
+
+
+def _heading_like(h: str, line: Line) -> bool:
+    """Short, not a sentence, not a list item or a quotation: how any heading looks."""
+    return (
+        0 < len(h.split()) <= 14
+        and not h.endswith((".", ",", ";"))
+        and not MARK_RE.match(line.text)
+        and not h.startswith(("“", '"', "("))
+    )

@@ -2,8 +2,10 @@
 
 The position statement is parsed by its real layout (`documents.statement`) into verbatim
 `Block`s that know their section path, printed pages and the reference they report. Other
-documents fall back to paragraphs under their own headings (Markdown, bold or larger PDF type,
-upper case), with pages from the PDF.
+documents, and a statement whose sections cannot be found, fall back to paragraphs under their
+own headings (Markdown, bold or larger PDF type, upper case), with pages from the PDF and the
+references the paragraphs cite: an item heading ("A-1. Orhurhu V, …") and the paragraphs after
+it cite its study, and an in-text mention ("[Visser & Schug, 2006]") its record.
 
 Blocks are spans `[start, end)` of the document text: nothing here edits or rewrites the source.
 """
@@ -13,7 +15,8 @@ from __future__ import annotations
 import re
 
 from ketaqa.pipeline.documents.corpus import Document, Reference
-from ketaqa.pipeline.documents.layout import is_position_statement
+from ketaqa.pipeline.documents.layout import ITEM_RE, is_position_statement
+from ketaqa.pipeline.documents.linking import ReferenceLinker
 from ketaqa.pipeline.documents.outline import Block, BlockKind, Outline, PageSpan, SectionPath
 from ketaqa.pipeline.documents.statement import StatementParser
 from ketaqa.pipeline.documents.structure_report import structure_summary
@@ -31,11 +34,22 @@ HEADING_MD_RE = re.compile(r"^(#{1,6})\s+(.*)$")
 
 def parse_document(doc: Document, references: tuple[Reference, ...]) -> Outline:
     if doc.kind in ("txt", "md", "pdf") and is_position_statement(doc.text):
-        return StatementParser(doc, references).parse()
-    return parse_generic(doc)
+        outline = StatementParser(doc, references).parse()
+        if found_structure(outline):
+            return outline
+    return parse_generic(doc, references)
 
 
-def parse_generic(doc: Document) -> Outline:
+def found_structure(outline: Outline) -> bool:
+    """Whether the statement's parse found its sections or items; if not, the paragraphs of
+    `parse_generic` serve better than what little the template's reading recovered."""
+    return any(
+        b.kind == BlockKind.ITEM or (b.path.parts and b.path.parts[0].startswith("Section"))
+        for b in outline.blocks
+    )
+
+
+def parse_generic(doc: Document, references: tuple[Reference, ...] = ()) -> Outline:
     """Any other document: paragraphs under the nearest heading above, pages from the PDF.
 
     Headings are what the document itself marks as such: Markdown `#` lines, lines the PDF sets
@@ -47,6 +61,8 @@ def parse_generic(doc: Document) -> Outline:
     blocks = []
     pos = 0
     headings = frozenset(doc.headings)
+    linker = ReferenceLinker(references)
+    item_keys: tuple[str, ...] = ()  # the study of the last item heading, until a new heading
     for para in re.split(r"(\n\s*\n)", doc.text):
         start = pos
         pos += len(para)
@@ -60,10 +76,12 @@ def parse_generic(doc: Document) -> Outline:
         if m and "\n" not in body:
             level = len(m.group(1))
             stack = [(lv, name) for lv, name in stack if lv < level] + [(level, m.group(2))]
+            item_keys = ()
             continue
         first = body.split("\n", 1)[0]
         if is_plain_heading(first, start in headings):
             stack = [(1, first.strip())]
+            item_keys = ()
             rest = body[len(first) :]
             if not rest.strip():
                 continue
@@ -71,7 +89,13 @@ def parse_generic(doc: Document) -> Outline:
         path = SectionPath((title, *(name for _, name in stack)))
         page = doc.page_at(start)
         last = doc.page_at(end - 1)
-        blocks.append(Block(start, end, BlockKind.PARAGRAPH, path, PageSpan(page, last)))
+        text = doc.text[start:end]
+        if references and ITEM_RE.match(text.split("\n", 1)[0].strip()):
+            ref = linker.best_match(list(references), text.split("\n", 1)[0], same_author=True)
+            item_keys = (ref.key,) if ref else ()
+        in_text = tuple(r.key for r in linker.in_text(text)) if references else ()
+        keys = tuple(dict.fromkeys((*item_keys, *in_text)))
+        blocks.append(Block(start, end, BlockKind.PARAGRAPH, path, PageSpan(page, last), keys))
     return Outline(doc.doc_id, tuple(blocks))
 
 

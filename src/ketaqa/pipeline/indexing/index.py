@@ -41,7 +41,8 @@ from ketaqa.pipeline.documents.corpus import Corpus, Reference, corpus_fingerpri
 from ketaqa.pipeline.documents.library import load_corpus
 from ketaqa.pipeline.documents.outline import PageSpan, SectionPath
 from ketaqa.pipeline.documents.passages import CHUNKER_VERSION, Footnote, Passage, build_passages
-from ketaqa.pipeline.documents.structure import document_citation
+from ketaqa.pipeline.documents.structure import document_citation, parse_document
+from ketaqa.pipeline.documents.structure_report import report, structure_checks, structure_counts
 from ketaqa.pipeline.indexing.embedding import MODEL_ID, Encoder, model_fingerprint
 from ketaqa.pipeline.indexing.encode import encode_passages
 from ketaqa.pipeline.indexing.tokenizer import ClinicalTokenizer
@@ -121,6 +122,19 @@ def collect_passages(corpus: Corpus, corpus_dir: Path) -> list[Passage]:
     return build_passages(corpus) + abstract_passages(corpus_dir, corpus.references)
 
 
+def structure_report(corpus: Corpus, index_dir: Path) -> list[str]:
+    """Each document's structure line and the warnings `ketaqa index` prints and the index
+    keeps (documents.structure_report); updates the last good counts in `index_dir`."""
+    counts, checks = {}, {}
+    for doc in corpus.documents:
+        if doc.kind == "abstract":
+            continue
+        outline = parse_document(doc, corpus.references_for(doc.doc_id))
+        counts[doc.doc_id] = structure_counts(outline)
+        checks[doc.doc_id] = structure_checks(doc, outline)
+    return report(index_dir, counts, checks)
+
+
 def build_index(
     settings: Settings,
     encoder: Encoder,
@@ -135,6 +149,9 @@ def build_index(
         corpus = load_corpus(settings.corpus_dir)
         for problem in corpus.problems:
             progress(f"skipped: {problem}")
+        structure = structure_report(corpus, index_dir)
+        for line in structure:
+            progress(line)
         passages = collect_passages(corpus, settings.corpus_dir)
         if not passages:
             raise KetaqaError(f"no passages found in {settings.corpus_dir}; nothing to index")
@@ -170,6 +187,9 @@ def build_index(
                 *corpus.problems,
                 *(f"{d}: {why}; not indexed" for d, why in built.skipped.items()),
             ],
+            "structure": structure,
+            # what a maintainer must look at: shown by /api/health and "About this corpus"
+            "warnings": [line for line in structure if line.startswith("warning")],
             "settings": settings.retrieval.to_dict(),
             "build_seconds": round(time.perf_counter() - started, 3),
         }

@@ -1,0 +1,157 @@
+"""Revisions of the statement keep their structure, or say loudly that they did not.
+
+The revisions are drawn from today's corpus/position-statement.txt at test time
+(tests/revisions.py): heading wording, numbering, case, Markdown, moved, added or removed
+sections, list markers. No model: retrieval over revisions is tests/integration/test_revisions.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from revisions import (
+    APPENDIX,
+    BIBLIOGRAPHY,
+    BULLETS,
+    CASES,
+    CHANGES,
+    CONTENTS,
+    MOVES,
+    NUMBERING,
+    REVIEW,
+    Revision,
+    expected_counts,
+    hand_revision,
+    revise,
+    unrecoverable,
+)
+
+from ketaqa.config import REPO_ROOT
+from ketaqa.pipeline.documents.corpus import Document
+from ketaqa.pipeline.documents.library import load_corpus
+from ketaqa.pipeline.documents.outline import BlockKind
+from ketaqa.pipeline.documents.passages import MAX_WORDS, passages_from_outline, word_count
+from ketaqa.pipeline.documents.structure import parse_document
+from ketaqa.pipeline.documents.structure_report import structure_checks, structure_counts
+
+TODAY = (REPO_ROOT / "corpus" / "position-statement.txt").read_text(encoding="utf-8")
+REFERENCES = load_corpus(REPO_ROOT / "corpus").references
+
+revisions = st.builds(
+    Revision,
+    contents=st.sampled_from(CONTENTS),
+    review=st.sampled_from(REVIEW),
+    bibliography=st.sampled_from(BIBLIOGRAPHY),
+    appendix=st.sampled_from(APPENDIX),
+    numbering=st.sampled_from(NUMBERING),
+    case=st.sampled_from(CASES),
+    markdown=st.booleans(),
+    bullet=st.sampled_from(BULLETS),
+    move=st.sampled_from(MOVES),
+    change=st.sampled_from(CHANGES),
+)
+
+
+def parsed(text: str):
+    doc = Document("position-statement.txt", None, text, "txt")  # type: ignore[arg-type]
+    outline = parse_document(doc, REFERENCES)
+    return doc, outline, passages_from_outline(doc, outline)
+
+
+def contraindication(passages):
+    return next(p for p in passages if "poorly controlled psychoses" in p.text)
+
+
+def test_the_default_revision_is_todays_file():
+    assert revise(TODAY, Revision()) == TODAY
+
+
+@given(revisions)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_a_drawn_revision_keeps_its_structure(revision):
+    today = structure_counts(parsed(TODAY)[1])
+    doc, outline, passages = parsed(revise(TODAY, revision))
+    counts = structure_counts(outline)
+    assert (counts.items, counts.sections) == expected_counts(revision, today.items, today.sections)
+    assert counts.entries == today.entries and counts.entries_linked == today.entries
+    assert structure_checks(doc, outline) == []
+    assert max(word_count(p.text) for p in passages) <= MAX_WORDS
+    for p in passages:
+        assert doc.text[p.start : p.end] == p.text
+    ci = contraindication(passages)
+    assert ci.reference_keys == ("cohen2018",) and "(ii) contraindications" in str(ci.section)
+
+
+def test_the_hand_revision_keeps_every_passage_and_citation():
+    """Thirteen headings reworded, sections numbered 1. and 2., the appendix moved: the same
+    passages with the same citations; only the renamed headings change in section paths."""
+    doc, outline, passages = parsed(hand_revision(TODAY))
+    _, _, before = parsed(TODAY)
+    assert structure_checks(doc, outline) == []
+    assert sorted((p.text, p.reference_keys) for p in passages if p.kind != "contents") == sorted(
+        (p.text, p.reference_keys) for p in before if p.kind != "contents"
+    )
+    assert "1. Ketamine as an analgesic" not in " ".join(p.text for p in passages)
+    ci = contraindication(passages)
+    assert str(ci.section) == (
+        "Section I › A. Recent systematic reviews and guidelines › A-2 Cohen 2018 › "
+        "(ii) contraindications"
+    )
+
+
+def test_the_issues_revision_is_read_as_today():
+    """The five headings of issue 24: contents, literature review, sections as '1.' in
+    sentence case, the bibliography renamed."""
+    text = (
+        TODAY.replace("CONTENTS\n", "Table of contents\n")
+        .replace("LITERATURE REVIEW\n", "Review of the literature\n")
+        .replace(
+            "Section I. KETAMINE AS AN ANALGESIC IN CHRONIC PAIN",
+            "1. Ketamine as an analgesic in chronic pain",
+        )
+        .replace(
+            "Section II. KETAMINE AS PRE-EMPTIVE ANALGESIC OR AS “OPIOID-SPARING”",
+            "2. Ketamine as pre-emptive analgesic or as “opioid-sparing”",
+        )
+        .replace("BIBLIOGRAPHY\n", "Reference list\n")
+    )
+    _, _, passages = parsed(text)
+    _, _, before = parsed(TODAY)
+    assert [(p.text, p.section, p.reference_keys) for p in passages if p.kind != "contents"] == [
+        (p.text, p.section, p.reference_keys) for p in before if p.kind != "contents"
+    ]
+
+
+def test_an_unrecoverable_statement_warns_and_still_cites():
+    """No contents and no section numbers: paragraphs, none over the limit, citing the item
+    heading above them, and the warnings name what was not found."""
+    doc, outline, passages = parsed(unrecoverable(TODAY))
+    checks = structure_checks(doc, outline)
+    assert any(c.startswith("no study items found") for c in checks)
+    assert any(c.startswith("a passage of") for c in checks)
+    assert max(word_count(p.text) for p in passages) <= MAX_WORDS
+    assert "cohen2018" in contraindication(passages).reference_keys
+    a1 = next(p for p in passages if "Cochrane-style SR" in p.text)
+    assert a1.reference_keys == ("orhurhu2019",)
+    assert not any(b.kind == BlockKind.ITEM for b in outline.blocks)
+
+
+def test_contents_that_disagree_with_the_headings_are_named():
+    """A section whose heading no longer reads as one: the contents table says so."""
+    text = TODAY.replace("Section II. KETAMINE AS", "KETAMINE AS", 1)
+    doc, outline, _ = parsed(text)
+    checks = structure_checks(doc, outline)
+    assert "contents lists 4 headings, 3 found (not found: Section II)" in checks
+
+
+@pytest.mark.parametrize("words", [130, 2400])
+def test_no_passage_is_over_the_limit_however_long_the_block(words):
+    """One sentence with no full stop, as a failed parse leaves a list: cut at lines, then
+    between words, never longer than MAX_WORDS."""
+    text = "HEADING ONE\n\n" + "\n".join(" ".join(["word"] * 7) for _ in range(words // 7))
+    text += "\n" + " ".join(["long"] * words)
+    doc = Document("notes.txt", None, text, "txt")  # type: ignore[arg-type]
+    passages = passages_from_outline(doc, parse_document(doc, ()))
+    assert max(word_count(p.text) for p in passages) <= MAX_WORDS
+    assert all(text[p.start : p.end] == p.text for p in passages)
