@@ -1,4 +1,4 @@
-# The two commands of the README: `make run` and `make test`.
+# The two commands of the README, `make run` and `make test`; and `make test-fast` for contributors.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test lint index clean-venv
+.PHONY: run test test-fast lint index clean-venv
 
 # axe-core (package.json, pinned in package-lock.json) for the browser tests' accessibility scan;
 # without node/npm those checks are skipped and pytest's summary says why.
@@ -40,6 +40,11 @@ test: $(VENV)/.installed-dev
 	@$(MAKE) --no-print-directory node_modules/axe-core/axe.min.js || true
 	$(BIN)/ruff check src tests app.py
 	$(BIN)/python -m pytest -q
+
+## The unit tier alone: pure functions on small inputs, no embedding model, no index built,
+## under a minute. Run it while changing code; `make test` still runs everything.
+test-fast: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -q -m "not slow" tests/unit
 
 index: $(VENV)/.installed-app
 	$(BIN)/ketaqa index

@@ -1,5 +1,10 @@
 """Shared fixtures: the model is loaded once, each text encoded once, and the real corpus
-indexed once per session."""
+indexed once per session.
+
+The `slow` marker tells the truth: a test that loads the embedding model (the torch model or
+its ONNX export), or asks for a fixture that does (`raw_encoder`, `encoder`, `assistant`), is
+an error unless it is marked slow, so `pytest -m "not slow"` never loads the model.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ import numpy as np
 import pytest
 
 from ketaqa.config import REPO_ROOT, Settings, offline_env
+from ketaqa.pipeline.indexing.embedding import Encoder
+from ketaqa.pipeline.indexing.fast_encoder import OnnxEncoder
 
 offline_env()
 # No test reaches NCBI: `ketaqa index` skips its first-run fetch unless a test turns it on
@@ -20,6 +27,63 @@ os.environ["KETAQA_ABSTRACTS"] = "off"
 
 CORPUS = REPO_ROOT / "corpus"
 STATEMENT = CORPUS / "position-statement.txt"
+
+
+# -- the slow marker, enforced -------------------------------------------------------------------
+MODEL_FIXTURES = frozenset({"raw_encoder"})  # `encoder` and `assistant` ask for it
+_running: list[pytest.Item] = []  # the test being set up, run or torn down
+
+
+def _unmarked(item: pytest.Item) -> bool:
+    return item.get_closest_marker("slow") is None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    _running.append(item)
+    try:
+        yield
+    finally:
+        _running.pop()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    model = sorted(MODEL_FIXTURES & set(item.fixturenames))
+    if model and _unmarked(item):
+        pytest.fail(
+            f"{item.nodeid} uses {', '.join(model)}, which loads the embedding model: "
+            "mark it @pytest.mark.slow",
+            pytrace=False,
+        )
+
+
+def _model_loads(what: str) -> None:
+    """Called wherever the model is loaded; fails a test that is not marked slow (Failed is
+    a BaseException, so no `except Exception` in the code under test swallows it)."""
+    if _running and _unmarked(_running[-1]):
+        pytest.fail(
+            f"{_running[-1].nodeid} loads the embedding model ({what}): mark it "
+            "@pytest.mark.slow, or give it a stand-in encoder",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _model_loads_only_in_slow_tests():
+    torch_model, onnx_init = Encoder.model, OnnxEncoder.__init__
+
+    def model(self):
+        if self._model is None:
+            _model_loads(f"sentence-transformers, {self.path}")
+        return torch_model.fget(self)
+
+    def init(self, onnx_path, *args, **kwargs):
+        _model_loads(f"onnxruntime, {onnx_path}")
+        onnx_init(self, onnx_path, *args, **kwargs)
+
+    Encoder.model, OnnxEncoder.__init__ = property(model), init
+    yield
+    Encoder.model, OnnxEncoder.__init__ = torch_model, onnx_init
 
 
 @pytest.fixture
@@ -65,8 +129,6 @@ class RememberingEncoder:
 
 @pytest.fixture(scope="session")
 def raw_encoder():
-    from ketaqa.pipeline.indexing.embedding import Encoder
-
     enc = Encoder()
     enc.encode(["warm up"])
     return enc

@@ -358,6 +358,7 @@ def test_cli_status_and_import(corpus_dir, monkeypatch, capsys):
     assert rows["zhou2011"].split()[1:4] == ["missing", "21686074", "references.json"]
 
 
+@pytest.mark.slow
 def test_import_index_ask_end_to_end(fresh_settings, encoder, monkeypatch, capsys):
     """import -> index -> `ketaqa ask --json` returns the abstract passage with its PMID,
     citation and section label (synthetic fixture text, never a real abstract)."""

@@ -10,6 +10,8 @@ import pytest
 
 from ketaqa.apps.cli import main
 
+pytestmark = pytest.mark.slow  # every test here loads the embedding model
+
 PASSAGE_KEYS = {
     "rank": int,
     "id": str,

@@ -22,6 +22,7 @@ def test_split_report(assistant, tmp_path_factory):
     return run_evaluation(assistant, "test", out), out
 
 
+@pytest.mark.slow
 def test_report_files_and_shape(test_split_report):
     report, out = test_split_report
     assert report["split"] == "test"
@@ -56,6 +57,7 @@ def test_report_files_and_shape(test_split_report):
     assert (out / "metrics.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_quality_gate(test_split_report):
     """Fail when any reported metric regresses beyond the tolerance against the accepted
     scores: the comparison `ketaqa eval --baseline expected` runs (not a timing)."""
@@ -66,6 +68,7 @@ def test_quality_gate(test_split_report):
     assert comparison["flips"]["available"]
 
 
+@pytest.mark.slow
 def test_broken_pipeline_fails_the_gate(settings, monkeypatch, capsys, tmp_path):
     """Dense weight 0 (BM25 alone) on a 30-question subset: `--baseline expected` exits 1,
     names the regressed metrics and the questions it broke."""
@@ -94,6 +97,7 @@ def test_broken_pipeline_fails_the_gate(settings, monkeypatch, capsys, tmp_path)
     assert "### Broken questions" in (tmp_path / "broken" / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_teaching_set_export_is_scored(assistant, settings, monkeypatch, tmp_path):
     """`ketaqa eval --questions EXPORT` scores an educator's items with the passage the
     teacher marked correct as gold, before they are curated into the question set."""
@@ -119,6 +123,7 @@ def test_teaching_set_export_is_scored(assistant, settings, monkeypatch, tmp_pat
     assert second["id"] in {f["id"] for f in report["failures"]["miss@1"]}
 
 
+@pytest.mark.slow
 def test_eval_agrees_with_ask_file(assistant, settings, monkeypatch, capsys, tmp_path):
     """The `full` run is what `ketaqa ask --file --json` returns for the same questions."""
     items = [i for i in load_questions() if i.split == "dev"][:6]

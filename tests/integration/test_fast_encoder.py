@@ -184,6 +184,7 @@ def test_stale_or_damaged_artefact_is_not_used(tmp_path, changes, status):
     assert isinstance(query_encoder(tmp_path), Encoder)
 
 
+@pytest.mark.slow
 def test_unreadable_artefact_falls_back_to_torch(tmp_path):
     folder = write_artefact(tmp_path)
     assert fast_encoder_status(tmp_path) == "ok"

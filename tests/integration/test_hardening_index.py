@@ -22,6 +22,8 @@ from ketaqa.pipeline.documents.corpus import load_references
 from ketaqa.pipeline.indexing import tokenizer as tokenizer_module
 from ketaqa.pipeline.indexing.index import build_index, index_status, load_index, open_index
 
+pytestmark = pytest.mark.slow  # every test here loads the embedding model
+
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "synthetic_pubmed"
 
 

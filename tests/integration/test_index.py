@@ -31,6 +31,7 @@ def test_missing_index_is_reported(fresh_settings):
         load_index(fresh_settings)
 
 
+@pytest.mark.slow
 def test_manifest_records_what_makes_it_stale(built):
     manifest = json.loads((live_build(built) / "manifest.json").read_text())
     fp = manifest["fingerprint"]
@@ -40,6 +41,7 @@ def test_manifest_records_what_makes_it_stale(built):
     assert index_status(built) == "ok"
 
 
+@pytest.mark.slow
 def test_changed_corpus_makes_index_stale_and_it_is_rebuilt(built, encoder):
     before = load_index(built)
     statement = built.corpus_dir / "position-statement.txt"
@@ -56,10 +58,12 @@ def test_changed_corpus_makes_index_stale_and_it_is_rebuilt(built, encoder):
     assert not any(added in p.text for p in before.passages)
 
 
+@pytest.mark.slow
 def test_changed_settings_make_index_stale(built):
     assert index_status(built.with_retrieval(bm25_variant="plus")).startswith("stale")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", index_module.FILES + ("manifest.json",))
 @pytest.mark.parametrize("damage", ["truncate", "flip"])
 def test_each_damaged_file_is_detected(built, name, damage):
@@ -76,6 +80,7 @@ def test_each_damaged_file_is_detected(built, name, damage):
         load_index(built)
 
 
+@pytest.mark.slow
 def test_damaged_index_is_rebuilt_with_a_message(built, encoder):
     (live_build(built) / "dense.faiss").write_bytes(b"")
     messages: list[str] = []
@@ -84,6 +89,7 @@ def test_damaged_index_is_rebuilt_with_a_message(built, encoder):
     assert index_status(built) == "ok" and rebuilt.passages
 
 
+@pytest.mark.slow
 def test_index_from_an_older_format_is_stale(built):
     manifest_path = live_build(built) / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
@@ -92,11 +98,13 @@ def test_index_from_an_older_format_is_stale(built):
     assert index_status(built).startswith("stale")
 
 
+@pytest.mark.slow
 def test_garbage_current_pointer_is_damage(built):
     (built.index_dir / "CURRENT").write_text("../../etc")
     assert index_status(built).startswith("damaged")
 
 
+@pytest.mark.slow
 def test_failed_build_leaves_previous_index_usable(built, encoder, monkeypatch):
     previous = live_build(built)
 
@@ -113,6 +121,7 @@ def test_failed_build_leaves_previous_index_usable(built, encoder, monkeypatch):
     assert index_status(built) == "stale: corpus_hash changed"
 
 
+@pytest.mark.slow
 def test_same_corpus_gives_same_index_and_ranking(built, encoder, raw_encoder, tmp_path):
     from dataclasses import replace
 

@@ -35,6 +35,7 @@ def test_pdf_pages_are_real(tmp_path):
     assert doc.page_at(0) == 1 and doc.page_at(second) == 2
 
 
+@pytest.mark.slow
 def test_corrupt_and_encrypted_pdfs_are_named_and_skipped(fresh_settings, encoder):
     corpus_dir = fresh_settings.corpus_dir
     (corpus_dir / "broken.pdf").write_bytes(b"%PDF-1.4\n this is not really a pdf \x00\x01")

@@ -10,6 +10,8 @@ import pytest
 from ketaqa.pipeline.answering.verdict import Verdict
 from ketaqa.pipeline.search.retrieve import PRIOR_KINDS
 
+pytestmark = pytest.mark.slow  # every test here loads the embedding model
+
 CONTRAINDICATIONS = {
     "poorly controlled psychoses": (
         "can I give ketamine to someone with schizophrenia?",

@@ -49,7 +49,8 @@ def test_wrk_posts_to_the_json_api_without_errors(assistant, settings, tmp_path)
 
     app = ui.build_app(assistant, replace(settings, data_dir=tmp_path))
     port = free_port()
-    ui.launch(app, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
+    api = ui.json_api(assistant, settings.server)
+    ui.launch(app, "127.0.0.1", port, prevent_thread_lock=True, quiet=True, api=api)
     try:
         questions = ["What is a position statement?", "Oral ketamine dose?"]
         result = run_wrk(f"http://127.0.0.1:{port}/api/ask", questions, connections=4, seconds=3)

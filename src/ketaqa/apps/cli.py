@@ -300,7 +300,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Load (or build) the index once, then serve the app locally until interrupted."""
     from dataclasses import replace
 
-    from ketaqa.apps.ui.app import build_app, launch
+    from ketaqa.apps.ui.app import build_app, json_api, launch
     from ketaqa.config import Settings
     from ketaqa.pipeline.answering.assistant import Assistant
 
@@ -320,7 +320,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"{len(assistant.index.passages)} passages ready; serving on http://{server.host}:{server.port}"
     )
     app = build_app(assistant, assistant.settings, server.concurrency)
-    launch(app, server.host, server.port, auth=server.auth)
+    launch(app, server.host, server.port, auth=server.auth, api=json_api(assistant, server))
     return 0
 
 

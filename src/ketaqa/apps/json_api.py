@@ -2,12 +2,13 @@
 OpenAPI schema at `GET /api/openapi.json`.
 
 For hospital integrations and shell scripts that do not speak Gradio's queue. The routes are
-served by the browser app itself (`build_app` hands them to Gradio's FastAPI app), or alone by
-`create_app`, an ASGI factory for `uvicorn --factory ... --workers N`. `/api/ask` returns
-exactly `Assistant.ask(...).to_json()`, the `ketaqa ask --json` object. Errors are JSON
-`{"error": message, "status": code}`: 400 bad input, 413 body too large, 401 when a login is
-configured and missing (HTTP Basic with the app's username and password, or the browser's
-Gradio login cookie), 503 while the index is not ready, 500 for anything else.
+served by the browser app itself (`ketaqa.apps.ui.app.launch(..., api=...)` hands them to
+Gradio's FastAPI app), or alone by `create_app`, an ASGI factory for
+`uvicorn --factory ... --workers N`. `/api/ask` returns exactly `Assistant.ask(...).to_json()`,
+the `ketaqa ask --json` object. Every failure is JSON `{"error": message, "status": code}`:
+400 bad input, 413 body too large, 401 when a login is configured and missing (HTTP Basic with
+the app's username and password, or the session of a login on the app's page), 503 while the
+index is not ready, 500 for anything else (the details go to the server log, not the client).
 """
 
 from __future__ import annotations
@@ -20,15 +21,20 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
+from typing import Annotated
 
 import anyio
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from starlette.exceptions import HTTPException
 
 from ketaqa import __version__
 from ketaqa.config import MAX_TOP_K, ServerSettings, Settings
@@ -39,10 +45,27 @@ MAX_BODY_BYTES = 32 * 1024  # a 2,000-character question, fully \u-escaped, is ~
 log = logging.getLogger(__name__)
 
 
-# -- the schema (documentation; the handlers check the input themselves) -----------------------
+# -- the schema: AskRequest validates the body of /api/ask; the others document the answers -----
+def _checked(check: Callable[[object], object]) -> BeforeValidator:
+    """The check the CLI and the UI apply too, its InputError as the ValueError Pydantic reports."""
+
+    def validate(value: object) -> object:
+        try:
+            return check(value)
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
+
+    return BeforeValidator(validate)
+
+
 class AskRequest(BaseModel):
-    question: str = Field(description="1 to 2,000 characters of plain text")
-    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="passages to return")
+    model_config = ConfigDict(extra="forbid")
+    question: Annotated[str, _checked(validate_question)] = Field(
+        description="1 to 2,000 characters of plain text"
+    )
+    top_k: Annotated[int, _checked(validate_top_k)] = Field(
+        5, ge=1, le=MAX_TOP_K, description="passages to return"
+    )
 
 
 class AskPassage(BaseModel):
@@ -107,11 +130,68 @@ def _json(value: object, status: int = 200, headers: dict[str, str] | None = Non
 
 
 def _problem(p: ApiProblem) -> Response:
-    return _json({"error": str(p), "status": p.status}, p.status, p.headers)
+    return _json({"error": " ".join(str(p).split()), "status": p.status}, p.status, p.headers)
 
 
-def authorized(request: Request, server: ServerSettings) -> bool:
-    """No login configured; or HTTP Basic with the app's pair; or the UI's login cookie."""
+def _invalid_body(exc: RequestValidationError) -> str:
+    """FastAPI's 422 (the body against AskRequest) as the one line of our 400."""
+    said, unknown = [], []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+        if error["type"] == "extra_forbidden":
+            unknown.append(field)
+        elif error["type"] == "missing":
+            said.append(f"the request body has no {field or 'content'}")
+        elif error["type"] == "value_error" and "error" in error.get("ctx", {}):
+            said.append(str(error["ctx"]["error"]))
+        else:
+            said.append(f"{field}: {error['msg']}" if field else str(error["msg"]))
+    if unknown:
+        said.append(f"unknown field(s) {', '.join(sorted(unknown))}; use question and top_k")
+    return "; ".join(dict.fromkeys(said)) or "the request body is not valid"
+
+
+class BrowserSessions:
+    """The logins made on the app's page that the API accepts, each by the random token of its
+    own cookie (COOKIE). `ketaqa.apps.ui.guard.BrowserLogins` issues a token when Gradio's login
+    succeeds and revokes it at logout; the newest `limit` are kept."""
+
+    COOKIE = "ketaqa-api-session"
+
+    def __init__(self, limit: int = 10_000):
+        self.limit = limit
+        self._tokens: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def issue(self) -> str:
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            self._tokens[token] = None
+            while len(self._tokens) > self.limit:
+                self._tokens.popitem(last=False)
+        return token
+
+    def revoke(self, token: str | None = None) -> None:
+        """This token, or every session when None (Gradio's logout ends all of a user's, and
+        the app has one user)."""
+        with self._lock:
+            if token is None:
+                self._tokens.clear()
+            else:
+                self._tokens.pop(token, None)
+
+    def valid(self, token: str | None) -> bool:
+        if not token:
+            return False
+        with self._lock:
+            return any(secrets.compare_digest(token, known) for known in self._tokens)
+
+
+def authorized(
+    request: Request, server: ServerSettings, sessions: BrowserSessions | None = None
+) -> bool:
+    """No login configured; or HTTP Basic with the app's pair; or a session of the app's login
+    page (its cookie)."""
     if server.auth is None:
         return True
     header = request.headers.get("authorization", "")
@@ -123,17 +203,12 @@ def authorized(request: Request, server: ServerSettings) -> bool:
         return secrets.compare_digest(user, server.username.encode()) & secrets.compare_digest(
             password, server.password.encode()
         )
-    tokens, cookie_id = getattr(request.app, "tokens", None), getattr(request.app, "cookie_id", "")
-    if tokens is None:
-        return False
-    token = request.cookies.get(f"access-token-{cookie_id}") or request.cookies.get(
-        f"access-token-unsecure-{cookie_id}"
-    )
-    return token is not None and token in tokens
+    return sessions is not None and sessions.valid(request.cookies.get(BrowserSessions.COOKIE))
 
 
-async def read_body(request: Request) -> dict:
-    """The request's JSON object, at most MAX_BODY_BYTES, or ApiProblem 400/413."""
+async def read_body(request: Request) -> bytes:
+    """The request's body if it is one JSON object, at most MAX_BODY_BYTES, or ApiProblem
+    400/413. Its fields are AskRequest's to check."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise ApiProblem(413, f"the request body is over {MAX_BODY_BYTES} bytes")
@@ -150,12 +225,59 @@ async def read_body(request: Request) -> dict:
         raise ApiProblem(400, f"the request body is not valid JSON ({exc})") from exc
     if not isinstance(data, dict):
         raise ApiProblem(400, 'the request body must be a JSON object: {"question": "..."}')
-    unknown = sorted(set(data) - {"question", "top_k"})
-    if unknown:
-        raise ApiProblem(400, f"unknown field(s) {', '.join(unknown)}; use question and top_k")
-    if "question" not in data:
-        raise ApiProblem(400, "the request body has no question")
-    return data
+    return bytes(raw)
+
+
+def _as_json_request(request: Request, body: bytes) -> Request:
+    """The request again, its body already read and declared JSON, for FastAPI to validate
+    (curl -d sends form encoding by default; the API has always read the body as JSON)."""
+    scope = dict(request.scope)
+    scope["headers"] = [
+        (k, v) for k, v in request.scope["headers"] if k not in (b"content-type", b"content-length")
+    ] + [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    sent = False
+
+    async def receive() -> dict:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await request.receive()
+
+    return Request(scope, receive)
+
+
+def _route_class(before: Callable[[Request], Awaitable[Request]]) -> type[APIRoute]:
+    """A route whose every failure is JSON with its status: `before` (the login, the body's
+    size and syntax) first, then FastAPI's validation (its 422 becomes 400), then the handler.
+    An unexpected error is logged and answers 500 with no detail."""
+
+    class JsonRoute(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+            handler = super().get_route_handler()
+
+            async def guarded(request: Request) -> Response:
+                try:
+                    return await handler(await before(request))
+                except ApiProblem as p:
+                    return _problem(p)
+                except RequestValidationError as exc:
+                    return _problem(ApiProblem(400, _invalid_body(exc)))
+                except HTTPException as exc:
+                    return _problem(ApiProblem(exc.status_code, str(exc.detail)))
+                except InputError as exc:
+                    return _problem(ApiProblem(400, str(exc)))
+                except IndexStateError as exc:
+                    return _problem(ApiProblem(503, f"the index is not usable: {exc}"))
+                except KetaqaError as exc:
+                    return _problem(ApiProblem(500, str(exc)))
+                except Exception:
+                    log.exception("%s %s failed", request.method, request.url.path)
+                    return _problem(ApiProblem(500, "internal error; the server log has details"))
+
+            return guarded
+
+    return JsonRoute
 
 
 def index_fingerprint(assistant: Assistant) -> str:
@@ -174,6 +296,7 @@ class JsonApi:
         not_ready: Callable[[], str] = lambda: "the index is loading; try again shortly",
     ):
         self.get_assistant, self.server, self.not_ready = get_assistant, server, not_ready
+        self.sessions = BrowserSessions()
         # As many questions at once as the app's queue answers (KETAQA_CONCURRENCY): more
         # threads than that only make every answer slower on a small machine.
         self.limiter = anyio.CapacityLimiter(server.concurrency)
@@ -184,27 +307,23 @@ class JsonApi:
             raise ApiProblem(503, self.not_ready(), {"Retry-After": "5"})
         return assistant
 
-    def _login(self, request: Request) -> None:
-        if not authorized(request, self.server):
+    async def _login(self, request: Request) -> Request:
+        if not authorized(request, self.server, self.sessions):
             raise ApiProblem(401, "log in first", {"WWW-Authenticate": 'Basic realm="ketaqa"'})
+        return request
 
-    async def ask(self, request: Request) -> Response:
-        try:
-            self._login(request)
-            data = await read_body(request)
-            question = validate_question(data["question"])
-            top_k = validate_top_k(data.get("top_k", 5))
-            assistant = self._assistant()
-            work = partial(_answer, assistant, question, top_k)
-            return _json(await anyio.to_thread.run_sync(work, limiter=self.limiter))
-        except ApiProblem as p:
-            return _problem(p)
-        except InputError as exc:
-            return _problem(ApiProblem(400, str(exc)))
-        except IndexStateError as exc:
-            return _problem(ApiProblem(503, f"the index is not usable: {exc}"))
-        except KetaqaError as exc:
-            return _problem(ApiProblem(500, str(exc)))
+    async def _login_and_body(self, request: Request) -> Request:
+        await self._login(request)
+        return _as_json_request(request, await read_body(request))
+
+    @staticmethod
+    async def _open(request: Request) -> Request:
+        return request
+
+    async def ask(self, body: AskRequest) -> Response:
+        assistant = self._assistant()
+        work = partial(_answer, assistant, body.question, body.top_k)
+        return _json(await anyio.to_thread.run_sync(work, limiter=self.limiter))
 
     async def health(self) -> Response:
         assistant = self.get_assistant()
@@ -216,12 +335,8 @@ class JsonApi:
             body["warnings"] = warnings
         return _json(body)
 
-    async def version(self, request: Request) -> Response:
-        try:
-            self._login(request)
-            assistant = self._assistant()
-        except ApiProblem as p:
-            return _problem(p)
+    async def version(self) -> Response:
+        assistant = self._assistant()
         fingerprint = assistant.index.manifest.get("fingerprint", {})
         return _json(
             {
@@ -241,13 +356,8 @@ class JsonApi:
             methods=["POST"],
             summary="Answer a question with the statement's own passages",
             response_model=AskResponse,
-            responses=_errors(400, 401, 413, 503),
-            openapi_extra={
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": AskRequest.model_json_schema()}},
-                }
-            },
+            responses=_errors(400, 401, 413, 500, 503),
+            route_class_override=_route_class(self._login_and_body),
         )
         router.add_api_route(
             "/api/health",
@@ -255,7 +365,8 @@ class JsonApi:
             methods=["GET"],
             summary="Ready to answer?",
             response_model=Health,
-            responses=_errors(503),
+            responses=_errors(500, 503),
+            route_class_override=_route_class(self._open),
         )
         router.add_api_route(
             "/api/version",
@@ -263,7 +374,8 @@ class JsonApi:
             methods=["GET"],
             summary="Corpus and index fingerprints",
             response_model=Version,
-            responses=_errors(401, 503),
+            responses=_errors(401, 500, 503),
+            route_class_override=_route_class(self._login),
         )
         schema = get_openapi(
             title="ketaqa JSON API",
@@ -271,6 +383,11 @@ class JsonApi:
             description=(__doc__ or "").split("\n\n", 1)[1],
             routes=router.routes,
         )
+        # FastAPI documents its own 422 for a body it validates; ours is the 400 above.
+        for operation in (op for path in schema["paths"].values() for op in path.values()):
+            operation["responses"].pop("422", None)
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(name, None)
         schema.setdefault("components", {})["securitySchemes"] = {
             "basic": {"type": "http", "scheme": "basic", "description": "only with a login"}
         }

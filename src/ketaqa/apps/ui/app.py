@@ -4,8 +4,8 @@ One module per tab (`ask_tab`, `sets_tab`, `eval_tab`), each with a `build()` th
 components and returns them by name, and a `wire()` that connects its events through those
 names; `api` adds the named endpoints and `render` turns results into HTML. Everything is
 built first, then wired, because saving on the Ask tab refreshes the Teaching sets tab.
-`launch` also serves the plain JSON API of `ketaqa.apps.json_api` (/api/ask, ...) on the
-same port, behind the same login.
+`launch(..., api=JsonApi(...))` also serves the plain JSON API of `ketaqa.apps.json_api`
+(/api/ask, ...) on the same port, behind the same login.
 """
 
 from dataclasses import replace
@@ -18,6 +18,7 @@ from ketaqa import teaching
 from ketaqa.apps.json_api import JsonApi
 from ketaqa.apps.ui import api, ask_tab, eval_tab, render, sets_tab
 from ketaqa.apps.ui.guard import (
+    BrowserLogins,
     ClientAddress,
     LoginThrottle,
     auth_function,
@@ -97,10 +98,26 @@ def build_app(
     every, older_than = GRADIO_CACHE
     start_cache_sweeper(Path(gr.utils.get_upload_folder()), every, older_than)
     app.queue(default_concurrency_limit=concurrency, max_size=64)
-    # The JSON API's routes travel with the Blocks until `launch` hands them to FastAPI.
-    server = replace(settings.server, concurrency=concurrency)
-    app.ketaqa_json_routes = JsonApi(lambda: assistant, server).router().routes  # type: ignore[attr-defined]
     return app
+
+
+def json_api(assistant: Assistant, server: ServerSettings) -> JsonApi:
+    """The JSON API over this app's assistant, for `launch(..., api=...)`; `server` gives its
+    login and how many questions it answers at once (as the app's queue does)."""
+    return JsonApi(lambda: assistant, server)
+
+
+def fastapi_kwargs(api: JsonApi | None, login: bool) -> dict[str, object]:
+    """What Gradio builds its FastAPI app with (`app_kwargs`): the JSON API's routes, first;
+    and with a login, the middleware that hands the login throttle each client's address and
+    gives a login on the page a session of the JSON API."""
+    kwargs: dict[str, object] = {"routes": list(api.router().routes) if api else []}
+    if login:
+        middleware = [Middleware(ClientAddress)]
+        if api is not None:
+            middleware.append(Middleware(BrowserLogins, sessions=api.sessions))
+        kwargs["middleware"] = middleware
+    return kwargs
 
 
 def launch(
@@ -110,18 +127,14 @@ def launch(
     prevent_thread_lock: bool = False,
     quiet: bool = False,
     auth: tuple[str, str] | None = None,
+    api: JsonApi | None = None,
 ):
     """Serve the app locally (never a public share link), behind a login when `auth` is set;
     the login covers every page and endpoint (/evaluate included), and failed attempts are
-    throttled per client address. Uploads are capped at MAX_UPLOAD.
-
-    The JSON API's routes go first in Gradio's FastAPI app (`app_kwargs` is passed to it),
-    with the middleware that hands the login throttle each client's address."""
-    app_kwargs: dict[str, object] = {"routes": list(getattr(app, "ketaqa_json_routes", []))}
-    if auth:
-        app_kwargs["middleware"] = [Middleware(ClientAddress)]
+    throttled per client address. Uploads are capped at MAX_UPLOAD. With `api` (`json_api`),
+    the JSON API is served on the same port (`fastapi_kwargs`)."""
     return app.launch(
-        app_kwargs=app_kwargs,
+        app_kwargs=fastapi_kwargs(api, login=auth is not None),
         server_name=host,
         server_port=port,
         auth=auth_function(LoginThrottle(*auth)) if auth else None,

@@ -1,14 +1,15 @@
-"""What keeps the app bounded: a login throttled per client address, idempotent saves from
-the Ask tab, and per-request temporary folders that are cleaned up.
+"""What keeps the app bounded: a login throttled per client address, idempotent saves from the Ask
+tab, and per-request temporary folders that are cleaned up.
 
 Gradio checks a login by calling a callable with the username and password only, so
 `ClientAddress` (an ASGI middleware given to Gradio's FastAPI app through `app_kwargs`) puts
-each request's client address where that callable can read it. Each address then waits longer
-after each of its failed attempts (its attempts queue on one lock, so guessing in parallel from
-one address gains nothing), while a user at another address is not slowed by it. Exports and
-evaluation reports are written to per-request folders under one root per process: only the
-newest few are kept, the root goes at exit, and roots left by killed processes go at the next
-start.
+each request's client address where that callable can read it, and `BrowserLogins` (another)
+gives a login that callable accepted a session cookie of the JSON API's own. Each address then
+waits longer after each of its failed attempts (its attempts queue on one lock, so guessing in
+parallel from one address gains nothing), while a user at another address is not slowed by it.
+Exports and evaluation reports are written to per-request folders under one root per process:
+only the newest few are kept, the root goes at exit, and roots left by killed processes go at
+the next start.
 """
 
 from __future__ import annotations
@@ -30,12 +31,19 @@ from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import HTTPConnection
+
+if TYPE_CHECKING:
+    from ketaqa.apps.json_api import BrowserSessions
 
 ROOT_PREFIX = "ketaqa-tmp-"
 UNKNOWN_CLIENT = "unknown"
 
 CLIENT_ADDRESS: ContextVar[str] = ContextVar("ketaqa_client_address", default=UNKNOWN_CLIENT)
+# Set by BrowserLogins around a POST /login; auth_function appends True when it accepts.
+LOGIN_ACCEPTED: ContextVar[list[bool] | None] = ContextVar("ketaqa_login_accepted", default=None)
 
 
 class ClientAddress:
@@ -57,6 +65,55 @@ class ClientAddress:
             await self.app(scope, receive, send)
         finally:
             CLIENT_ADDRESS.reset(token)
+
+
+class BrowserLogins:
+    """ASGI middleware: a login on the app's page opens the JSON API for that browser too.
+
+    When `auth_function` accepted the POST /login and Gradio answers it with success, the
+    response also sets a cookie holding a new token of `sessions` (HttpOnly, SameSite=Strict);
+    GET /logout revokes it (every session, unless `all_session=false`, as Gradio's own logout
+    does) and clears the cookie. The API checks that cookie, never Gradio's own."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]], sessions: BrowserSessions):
+        self.app, self.sessions = app, sessions
+
+    def _cookie(self, value: str, max_age: int | None = None) -> tuple[bytes, bytes]:
+        age = f"; Max-Age={max_age}" if max_age is not None else ""
+        line = f"{self.sessions.COOKIE}={value}; HttpOnly; Path=/; SameSite=Strict{age}"
+        return b"set-cookie", line.encode("latin-1")
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = scope.get("path", "").rstrip("/") if scope.get("type") == "http" else ""
+        if path == "/login" and scope.get("method") == "POST":
+            accepted: list[bool] = []
+
+            async def send_login(message: dict[str, Any]) -> None:
+                start = message["type"] == "http.response.start"
+                if start and accepted and message["status"] < 300:
+                    cookie = self._cookie(self.sessions.issue())
+                    message = {**message, "headers": [*message.get("headers", []), cookie]}
+                await send(message)
+
+            token = LOGIN_ACCEPTED.set(accepted)
+            try:
+                await self.app(scope, receive, send_login)
+            finally:
+                LOGIN_ACCEPTED.reset(token)
+        elif path == "/logout":
+            connection = HTTPConnection(scope)
+            one = connection.query_params.get("all_session", "").lower() == "false"
+            self.sessions.revoke(connection.cookies.get(self.sessions.COOKIE) if one else None)
+
+            async def send_logout(message: dict[str, Any]) -> None:
+                if message["type"] == "http.response.start":
+                    cookie = self._cookie("", max_age=0)
+                    message = {**message, "headers": [*message.get("headers", []), cookie]}
+                await send(message)
+
+            await self.app(scope, receive, send_logout)
+        else:
+            await self.app(scope, receive, send)
 
 
 @dataclass
@@ -131,7 +188,10 @@ def auth_function(
             wait = throttle.delay(address)
             if wait:
                 await sleep(wait)
-            return throttle.check(username, password, address)
+            accepted = throttle.check(username, password, address)
+        if accepted and (logins := LOGIN_ACCEPTED.get()) is not None:
+            logins.append(True)
+        return accepted
 
     check.throttle = throttle  # type: ignore[attr-defined]  # for inspection
     return check
