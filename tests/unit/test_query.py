@@ -206,3 +206,11 @@ def test_an_acronym_with_two_equally_likely_phrases_is_not_guessed():
     assert shorthand.read("cpm", "CPM") is None
     chosen = shorthand.read("cpm", "CPM", ["modulation"])
     assert chosen is not None and chosen.words == ("conditioned pain modulation",)
+
+
+def test_the_head_concept_is_the_most_specific_and_knows_whether_the_statement_has_it(reader):
+    # the verdict asks whether the top passage states the head, not just any concept
+    near_miss = reader.read("lidocaine infusion rate")
+    assert near_miss.head == "lidocaine" and near_miss.head_missing
+    answerable = reader.read("ketamine infusion rate in CRPS")
+    assert not answerable.head_missing and answerable.head_terms

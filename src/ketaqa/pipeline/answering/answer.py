@@ -172,6 +172,8 @@ class Answerer:
         out["missing_share"] = len(analysis.missing_concepts) / len(concepts) if concepts else 0.0
         out["foreign_count"] = float(len(analysis.unknown_words))
         out["missing_salience"] = analysis.missing_salience
+        out["head_missing"] = float(analysis.head_missing)
+        out["unrecognised_count"] = float(len(analysis.unrecognised))
         idfs = [self.idf(t) for t in terms]
         if idfs:
             out["max_idf"] = max(idfs)
@@ -180,6 +182,8 @@ class Answerer:
             return out
         out["coverage_top3"] = self.coverage(terms, top)
         out["coverage_top1"] = self.coverage(terms, top[:1])
+        top_terms = self._token_sets[top[0]]
+        out["head_stated_top1"] = float(any(t <= top_terms for t in analysis.head_terms))
         vectors = np.vstack([self.index.dense.reconstruct(i) for i in top])
         out["passage_closeness"] = max(float((vectors @ vector).max()), 0.0)
         out["sentence_closeness"] = max(

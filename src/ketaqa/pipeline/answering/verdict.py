@@ -45,6 +45,9 @@ SIGNALS = (
     "bm25_top",  # the top evidence passage's BM25 score per question term
     "fused_margin",  # how far the first passage leads the second, relative to the first
     "missing_salience",  # how far the question's meaning moves without its missing concepts
+    "head_missing",  # the question's most specific concept is one the statement never mentions
+    "head_stated_top1",  # ... is stated by the top evidence passage (it answers, not touches)
+    "unrecognised_count",  # short rare tokens no shorthand rule could read
 )
 
 

@@ -171,6 +171,14 @@ class QueryAnalysis:
     names_publication: bool = False  # names a kind of publication ("which rat study")
     # short rare tokens no rule could read ("medd"): shown, never counted as missing concepts
     unrecognised: tuple[str, ...] = ()
+    # the head concept: the question's most specific (rarest in English); the index terms of
+    # each of its words, empty when the statement never mentions it
+    head: str = ""
+    head_terms: tuple[frozenset[str], ...] = ()
+
+    @property
+    def head_missing(self) -> bool:
+        return bool(self.head) and not self.head_terms
 
     @classmethod
     def plain(cls, text: str) -> QueryAnalysis:
@@ -366,6 +374,7 @@ class QueryReader:
             concept_terms=self._concept_terms(concepts),
             names_publication=names_publication_kind(search_text),
             unrecognised=unrecognised,
+            **self._head(concepts),
         )
 
     def _expand(self, text: str) -> tuple[list[tuple[str, tuple[str, ...]]], list[str]]:
@@ -455,6 +464,15 @@ class QueryReader:
     def _mentioned(self, reading: tuple[str, ...], terms: set[str]) -> bool:
         """A reading is mentioned when every index term of one of its words is in `terms`."""
         return any(t <= terms for t in self._index_terms(reading))
+
+    def _head(self, concepts: list[Concept]) -> dict:
+        """The most specific concept, which a passage must state to answer rather than touch
+        the question ("R-ketamine" in "is R-ketamine better", not "ketamine")."""
+        if not concepts:
+            return {}
+        head = min(concepts, key=lambda c: (c.zipf, -len(c.typed)))
+        terms = self._index_terms(head.terms) if head.mentioned else ()
+        return {"head": head.typed, "head_terms": terms}
 
     def _index_terms(self, reading: tuple[str, ...]) -> tuple[frozenset[str], ...]:
         """The index terms of each word of a reading that has any."""
