@@ -155,3 +155,11 @@ def test_no_passage_is_over_the_limit_however_long_the_block(words):
     passages = passages_from_outline(doc, parse_document(doc, ()))
     assert max(word_count(p.text) for p in passages) <= MAX_WORDS
     assert all(text[p.start : p.end] == p.text for p in passages)
+
+
+def test_the_about_panel_shows_the_structure_warning_first():
+    from ketaqa.apps.ui.render import about_corpus_html
+
+    html = about_corpus_html("12 abstracts", True, ["warning: a.txt: no study items found"])
+    assert html.index("no study items found") < html.index("12 abstracts")
+    assert about_corpus_html("12 abstracts", True).count("warning") == 0
