@@ -67,6 +67,7 @@ class RetrievalSettings:
     entry_prior: float = 0.5  # weight of passages that name publications, unless one is looked up
     population_boost: float = 1.7  # weight of passages about the population a question names
     concept_coverage: float = 2.0  # extra weight of a passage stating all the question's concepts
+    answer_type_boost: float = 1.3  # weight of passages carrying the kind of answer asked for
     abstain_threshold: float = 0.5357  # the fallback verdict's, used only without a fitted model
 
     def to_dict(self) -> dict:

@@ -53,3 +53,23 @@ def test_a_clinical_question_never_puts_an_entry_above_the_statement():
     for question in ("Who wrote the CRPS trial?", "which 2009 study of ketamine in CRPS"):
         keep = QueryAnalysis.plain(question).keeps_entries
         assert entries_after_statement(kinds, fused, keep) == fused
+
+
+def test_a_question_wanting_a_figure_favours_passages_that_carry_one():
+    from ketaqa.pipeline.search.query import answer_type, passage_answer_types
+    from ketaqa.pipeline.search.retrieve import apply_answer_type_prior
+
+    assert answer_type("how many RCTs did Orhurhu include") == "figure"
+    assert answer_type("size of each trial in the 2019 MA") == "figure"
+    assert answer_type("when was the statement last reviewed") == "date"
+    assert answer_type("is ketamine safe in psychosis") == ""
+    carries = [
+        passage_answer_types("Cochrane-style SR and meta-analysis"),
+        passage_answer_types("696 studies screened; 7 included"),
+        passage_answer_types("Date of Current Document: April 2022"),
+    ]
+    fused = {0: 1.0, 1: 0.9, 2: 0.5}
+    boosted = apply_answer_type_prior(carries, fused, "figure", 1.3)
+    assert boosted[1] > boosted[0] and boosted[2] == 0.5 * 1.3
+    assert apply_answer_type_prior(carries, fused, "", 1.3) == fused
+    assert apply_answer_type_prior(carries, fused, "date", 1.3) == {0: 1.0, 1: 0.9, 2: 0.65}

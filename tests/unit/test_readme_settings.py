@@ -13,11 +13,11 @@ def test_readme_states_the_tuned_settings():
     readme = re.sub(r"\s+", " ", (REPO_ROOT / "README.md").read_text(encoding="utf-8"))
     found = re.search(
         r"The defaults \((\w+) fusion, dense weight ([\d.]+), entry prior ([\d.]+), "
-        r"population boost ([\d.]+), concept coverage ([\d.]+)\)",
+        r"population boost ([\d.]+), concept coverage ([\d.]+), answer type boost ([\d.]+)\)",
         readme,
     )
     assert found, "README.md no longer states the tuned defaults in the expected sentence"
-    fusion, dense, prior, boost, coverage = found.groups()
+    fusion, dense, prior, boost, coverage, answer_type = found.groups()
     tuned = json.loads(TUNED_SETTINGS_FILE.read_text(encoding="utf-8"))["retrieval"]
     defaults = RetrievalSettings()
     for source in (tuned, defaults.to_dict()):
@@ -26,3 +26,4 @@ def test_readme_states_the_tuned_settings():
         assert source["entry_prior"] == float(prior)
         assert source["population_boost"] == float(boost)
         assert source["concept_coverage"] == float(coverage)
+        assert source["answer_type_boost"] == float(answer_type)

@@ -19,7 +19,11 @@ from ketaqa.pipeline.answering.verdict import SIGNALS as SIGNAL_NAMES
 from ketaqa.pipeline.answering.verdict import Verdict, VerdictModel, decide
 from ketaqa.pipeline.documents.passages import Passage
 from ketaqa.pipeline.indexing.index import Index
-from ketaqa.pipeline.search.query import CONTRAINDICATED, QueryAnalysis, passage_populations
+from ketaqa.pipeline.search.query import (
+    CONTRAINDICATED,
+    QueryAnalysis,
+    passage_populations,
+)
 from ketaqa.pipeline.search.retrieve import PRIOR_KINDS, Hit
 
 LEXICAL_WEIGHT_IN_HIGHLIGHT = 0.5

@@ -120,6 +120,43 @@ _PUBLICATION_KIND_RE = re.compile(
 )
 
 
+# The kind of answer a question wants, read from its form rather than its topic: a figure
+# ("how many", "what dose", "how long", "trial size", "cut-off") or a date ("when", "what
+# year"). A passage that carries that kind of answer (numerals, a year) is favoured, and the
+# verdict asks whether the top passage carries one.
+_FIGURE_RE = re.compile(
+    r"\bhow (many|much|long|often|big|large|old)\b|\bwhat age\b|\b(doses?|dosing|dosages?|"
+    r"rates?|numbers?|sizes?|percent(ages?)?|proportions?|cut-?offs?|thresholds?|durations?|"
+    r"ranges?|counts?|mg|mcg)\b",
+    re.IGNORECASE,
+)
+_DATE_RE = re.compile(r"\bwhen\b|\b(what|which) year\b|\bdates?\b", re.IGNORECASE)
+_YEAR_RE = re.compile(
+    r"\b(19|20)\d\d\b|\b(january|february|march|april|may|june|july|august|september|"
+    r"october|november|december)\b",
+    re.IGNORECASE,
+)
+FIGURE, DATE = "figure", "date"
+
+
+def answer_type(text: str) -> str:
+    """ "date", "figure" or "" (any answer) for a question."""
+    if _DATE_RE.search(text):
+        return DATE
+    return FIGURE if _FIGURE_RE.search(text) else ""
+
+
+def passage_answer_types(text: str) -> frozenset[str]:
+    """The kinds of answer a passage carries: any numeral is a figure; a year or a month a
+    date."""
+    kinds = set()
+    if re.search(r"\d", text):
+        kinds.add(FIGURE)
+    if _YEAR_RE.search(text):
+        kinds.add(DATE)
+    return frozenset(kinds)
+
+
 def asks_for_citation(text: str) -> bool:
     """Whether the text looks up a publication (then bibliography entries are answers)."""
     return bool(_LOOKUP_RE.search(text))
@@ -175,6 +212,7 @@ class QueryAnalysis:
     # each of its words, empty when the statement never mentions it
     head: str = ""
     head_terms: tuple[frozenset[str], ...] = ()
+    answer_type: str = ""  # "figure", "date" or "" (see `answer_type`)
 
     @property
     def head_missing(self) -> bool:
@@ -194,6 +232,7 @@ class QueryAnalysis:
             unknown_words=(),
             lookup=asks_for_citation(text),
             names_publication=names_publication_kind(text),
+            answer_type=answer_type(text),
         )
 
     @property
@@ -375,6 +414,7 @@ class QueryReader:
             names_publication=names_publication_kind(search_text),
             unrecognised=unrecognised,
             **self._head(concepts),
+            answer_type=answer_type(question),
         )
 
     def _expand(self, text: str) -> tuple[list[tuple[str, tuple[str, ...]]], list[str]]:

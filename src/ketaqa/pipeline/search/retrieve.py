@@ -21,7 +21,12 @@ from ketaqa.config import RetrievalSettings
 from ketaqa.pipeline.indexing.embedding import TextEncoder
 from ketaqa.pipeline.indexing.index import Index
 from ketaqa.pipeline.search.bm25 import Parameters, SparseBM25
-from ketaqa.pipeline.search.query import CONTRAINDICATED, QueryAnalysis, passage_populations
+from ketaqa.pipeline.search.query import (
+    CONTRAINDICATED,
+    QueryAnalysis,
+    passage_answer_types,
+    passage_populations,
+)
 
 
 @dataclass(frozen=True)
@@ -241,6 +246,16 @@ def apply_population_prior(
     return out
 
 
+def apply_answer_type_prior(
+    carries: Sequence[frozenset[str]], fused: dict[int, float], wanted: str, boost: float
+) -> dict[int, float]:
+    """Rank passages that carry the kind of answer the question wants first: for "how many
+    RCTs ..." the bullet with the count, not the one that only shares the topic words."""
+    if boost == 1.0 or not wanted or not carries:
+        return fused
+    return {i: s * boost if wanted in carries[i] else s for i, s in fused.items()}
+
+
 def term_postings(tokens: Sequence[Sequence[str]]) -> dict[str, frozenset[int]]:
     """Index term -> the passages that hold it: what the coverage prior intersects."""
     postings: dict[str, set[int]] = {}
@@ -308,6 +323,7 @@ class HybridRetriever:
         settings: RetrievalSettings,
         populations: Sequence[frozenset[str]] = (),
         postings: Mapping[str, frozenset[int]] | None = None,
+        carries: Sequence[frozenset[str]] = (),
     ):
         self.lexical = lexical
         self.dense = dense
@@ -315,6 +331,7 @@ class HybridRetriever:
         self.settings = settings
         self.populations = populations  # the populations each passage is about
         self.postings = postings or {}  # index term -> passages, for the coverage prior
+        self.carries = carries  # the kinds of answer each passage carries (figures, dates)
 
     @classmethod
     def over(
@@ -333,6 +350,7 @@ class HybridRetriever:
             settings,
             [passage_populations(p.text, str(p.section)) for p in index.passages],
             term_postings(index.tokens),
+            [passage_answer_types(p.text) for p in index.passages],
         )
 
     @classmethod
@@ -378,14 +396,17 @@ class HybridRetriever:
     def apply_priors(
         self, fused: dict[int, float], reading: QueryAnalysis, settings: RetrievalSettings
     ) -> dict[int, float]:
-        """The priors on fused scores, in order: entries, populations, concept coverage, and
-        no entry above the statement for a clinical question (`search` and the bench's stage
-        timing share this)."""
+        """The priors on fused scores, in order: entries, populations, concept coverage, the
+        kind of answer, and no entry above the statement for a clinical question (`search`
+        and the bench's stage timing share this)."""
         fused = apply_entry_prior(self.kinds, fused, reading.lookup, settings.entry_prior)
         fused = apply_population_prior(
             self.populations, fused, reading.populations, settings.population_boost
         )
         fused = apply_coverage_prior(
             self.postings, fused, reading.concept_terms, settings.concept_coverage
+        )
+        fused = apply_answer_type_prior(
+            self.carries, fused, reading.answer_type, settings.answer_type_boost
         )
         return entries_after_statement(self.kinds, fused, reading.keeps_entries)
