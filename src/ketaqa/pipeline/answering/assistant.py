@@ -22,12 +22,7 @@ from ketaqa.pipeline.indexing.embedding import Encoder, TextEncoder, general_voc
 from ketaqa.pipeline.indexing.english import EnglishFrequency
 from ketaqa.pipeline.indexing.index import Index, index_status
 from ketaqa.pipeline.search.backends import open_search
-from ketaqa.pipeline.search.query import (
-    CONTRAINDICATION_DESCRIPTIONS,
-    CONTRAINDICATION_SIMILARITY,
-    QueryAnalysis,
-    QueryReader,
-)
+from ketaqa.pipeline.search.query import QueryAnalysis, QueryReader
 from ketaqa.pipeline.search.retrieve import Hit, HybridRetriever, Method, Retriever
 from ketaqa.progress import Progress, quiet
 from ketaqa.text import has_control_characters
@@ -82,7 +77,6 @@ class Assistant:
     answerer: Answerer = field(init=False)
     reader: QueryReader = field(init=False)
     sources: SourceEvidenceFinder = field(init=False)  # once per index
-    _contraindication_vectors: np.ndarray | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         if self.retriever is None:
@@ -178,36 +172,15 @@ class Assistant:
         `ask`, the verdict's fitting and the benchmarks share."""
         analysis = self.reader.read(question)
         probes = analysis.salience_probes()
-        words = analysis.meaning_probes()
-        vectors = self.encoder.encode([analysis.search_text, *(text for _, text in probes), *words])
+        vectors = self.encoder.encode([analysis.search_text, *(text for _, text in probes)])
         vector = vectors[0]
         if probes:
-            moved = [1.0 - float(vector @ v) for v in vectors[1 : 1 + len(probes)]]
+            moved = [1.0 - float(vector @ v) for v in vectors[1:]]
             analysis = analysis.with_salience(
                 {typed: m for (typed, _), m in zip(probes, moved, strict=True)}
             )
-        if words:
-            analysis = analysis.with_populations(
-                self.contraindications_meant(vectors[1 + len(probes) :])
-            )
         hits = self.retriever.search(analysis, k, method, query_vector=vector)
         return analysis, hits, vector
-
-    def contraindications_meant(self, word_vectors: np.ndarray) -> list[str]:
-        """The listed contraindications that words the statement never uses mean: a vignette's
-        "floridly unwell with delusions" must find the psychoses bullet first, and the verdict
-        must answer with it (`Answerer.states_contraindication`)."""
-        if self._contraindication_vectors is None:
-            self._contraindication_vectors = self.encoder.encode(
-                list(CONTRAINDICATION_DESCRIPTIONS.values())
-            )
-        names = list(CONTRAINDICATION_DESCRIPTIONS)
-        similarity = word_vectors @ self._contraindication_vectors.T
-        return [
-            names[int(row.argmax())]
-            for row in similarity
-            if float(row.max()) >= CONTRAINDICATION_SIMILARITY
-        ]
 
     def signals(self, question: str) -> dict[str, float]:
         """The verdict model's inputs for one question, exactly as `ask` computes them."""

@@ -88,22 +88,6 @@ CONTRAINDICATED = frozenset(
     {"psychoses", "cardiovascular", "hepatic", "raised pressure", "substance abuse"}
 )
 
-# The listed contraindications in the statement's own words (A-2 (ii)), for recognising one by
-# meaning when a question names it in words the statement never uses ("schizoaffective",
-# "delusions", "cirrhosis", "heroin"): each such word is compared with these by the encoder.
-CONTRAINDICATION_DESCRIPTIONS = {
-    "psychoses": "psychosis psychoses",
-    "substance abuse": "substance abuse drug addiction",
-    "cardiovascular": "cardiovascular heart disease",
-    "hepatic": "hepatic liver disease",
-    "raised pressure": "raised intracranial or intraocular pressure",
-}
-# A missing word this close (cosine) to a description names that contraindication: on the
-# words checked, schizoaffective 0.55, delusions 0.44, cirrhosis 0.65, heroin 0.56, glaucoma
-# 0.41; not depression 0.38, migraine 0.32, pregnancy 0.15. Hand-set, not yet fitted on dev.
-CONTRAINDICATION_SIMILARITY = 0.40
-MAX_MEANING_PROBES = 6  # missing words compared, the rarest first
-
 # What a question asks about a topic, beside whom: "PHN ketamine evidence" wants the bullet that
 # grades the evidence for PHN, not the paragraph that lists PHN among the conditions studied.
 # Read from the question by `_ASPECT_RES`, from a passage by its words; boosted like populations.
@@ -278,20 +262,6 @@ class QueryAnalysis:
             (c for c in self.concepts if not c.mentioned), key=lambda c: (not c.specific, c.zipf)
         )
         return [(c.typed, without(self.search_text, c.typed)) for c in missing[:limit]]
-
-    def meaning_probes(self, limit: int = MAX_MEANING_PROBES) -> list[str]:
-        """Missing single words worth comparing with the contraindications by meaning, the
-        rarest first (a vignette names many)."""
-        missing = sorted(
-            (c for c in self.concepts if not c.mentioned and " " not in c.typed),
-            key=lambda c: c.zipf,
-        )
-        return [c.typed.lower() for c in missing[:limit]]
-
-    def with_populations(self, extra: Iterable[str]) -> QueryAnalysis:
-        """The reading with populations recognised by meaning added (see `Assistant`)."""
-        added = tuple(p for p in dict.fromkeys(extra) if p not in self.populations)
-        return replace(self, populations=self.populations + added) if added else self
 
     def with_salience(self, salience: dict[str, float]) -> QueryAnalysis:
         """The analysis with each probed concept's salience: 1 - cos(question, question
