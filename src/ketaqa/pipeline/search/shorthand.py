@@ -7,8 +7,8 @@ checked against the statement's own words rather than a list:
 - a *swapped pair of letters* of a statement word ("trails" for "trials"): the commonest slip
   in typing, and one that lands on real words a speller leaves alone;
 - an *abbreviation*: the token's letters in order inside one statement word that begins with
-  the same letter ("wkly" weekly, "inhib" inhibition, "breakthru" breakthrough). A token that
-  is itself a common English word must be the word's start ("doc" document);
+  the same letter ("wkly" weekly, "inhib" inhibition, "breakthru" breakthrough). A common
+  English word is never read this way: it means itself ("foot" is not "footnote");
 - an *acronym*: the initials of consecutive statement words ("CPM" conditioned pain
   modulation, "RRs" relative risks, "MA" meta-analysis). Two-letter acronyms are ambiguous,
   so they are read only as the parts of one hyphenated word.
@@ -114,14 +114,14 @@ class ShorthandReader:
         acronym = self._acronym(token, typed, frozenset(question))
         if acronym:
             return Reading(typed, (acronym,), "acronym")
-        if len(token) < 3 or typed.isupper():
-            return None
-        common = self.zipf(token) >= COMMON_ZIPF
+        if len(token) < 3 or sum(c.isupper() for c in typed) >= 2:
+            return None  # "IVIs" is an acronym or nothing, never letters of one word
+        if self.zipf(token) >= COMMON_ZIPF:
+            return None  # a common word means itself: "foot" is not "footnote"
         candidates = [
             w
             for w in self._by_initial.get(token[0], ())
-            if len(w) >= len(token) + 2
-            and (w.startswith(token) if common else _is_subsequence(token, w))
+            if len(w) >= len(token) + 2 and _is_subsequence(token, w)
         ]
         if not candidates:
             return None
