@@ -361,7 +361,7 @@ class QueryReader:
             text = _phrase_re(typed).sub(fixed, text)
         expansions, covered = self._expand(text)
         expansions += self._capital_terms(question)
-        shorthand, unrecognised = self._shorthand(text, expansions, covered)
+        shorthand, unrecognised = self._shorthand(question, text, expansions, covered)
         expansions += shorthand
         covered += [typed for typed, _ in shorthand]
         extra = [w for _, words in expansions for w in words] + [c for _, c in corrections]
@@ -448,6 +448,7 @@ class QueryReader:
 
     def _shorthand(
         self,
+        question: str,
         text: str,
         expansions: list[tuple[str, tuple[str, ...]]],
         covered: list[str],
@@ -455,6 +456,7 @@ class QueryReader:
         """Words the statement never uses, read as shorthand for words it does use; and the
         short rare ones no rule reads (unrecognised, so not evidence of a missing concept)."""
         taken = {w for t in covered for w in _words_of(t)} | {t.lower() for t, _ in expansions}
+        as_typed = {w.lower(): w for w in re.findall(r"[A-Za-z]+", question)}  # "IVIs"
         read: list[tuple[str, tuple[str, ...]]] = []
         unrecognised: list[str] = []
         for word in dict.fromkeys(raw_words(text)):
@@ -467,7 +469,7 @@ class QueryReader:
                 or len(word) < 3
             ):
                 continue
-            reading = self.shorthand.read(word, word, raw_words(text))
+            reading = self.shorthand.read(word, as_typed.get(word, word), raw_words(text))
             if reading is not None:
                 read.append((word, reading.words))
             elif self.shorthand.unrecognised(word):
