@@ -223,3 +223,11 @@ def test_the_head_concept_is_the_most_specific_and_knows_whether_the_statement_h
     assert near_miss.head == "lidocaine" and near_miss.head_missing
     answerable = reader.read("ketamine infusion rate in CRPS")
     assert not answerable.head_missing and answerable.head_terms
+
+
+def test_populations_read_by_meaning_steer_ranking_but_stay_missing(reader):
+    analysis = reader.read("methadone conversion in a schizoaffective pt")
+    meant = analysis.with_meant_populations(["psychoses"])
+    assert meant.meant_populations == ("psychoses",)
+    assert "psychoses" not in meant.populations  # no contraindication verdict rests on it
+    assert meant.missing_concepts == analysis.missing_concepts

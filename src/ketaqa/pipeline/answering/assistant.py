@@ -22,7 +22,7 @@ from ketaqa.pipeline.indexing.embedding import Encoder, TextEncoder, general_voc
 from ketaqa.pipeline.indexing.english import EnglishFrequency
 from ketaqa.pipeline.indexing.index import Index, index_status
 from ketaqa.pipeline.search.backends import open_search
-from ketaqa.pipeline.search.query import QueryAnalysis, QueryReader
+from ketaqa.pipeline.search.query import MEANING_SIMILARITY, QueryAnalysis, QueryReader
 from ketaqa.pipeline.search.retrieve import Hit, HybridRetriever, Method, Retriever
 from ketaqa.progress import Progress, quiet
 from ketaqa.text import has_control_characters
@@ -77,6 +77,8 @@ class Assistant:
     answerer: Answerer = field(init=False)
     reader: QueryReader = field(init=False)
     sources: SourceEvidenceFinder = field(init=False)  # once per index
+    _phrases: list[tuple[str, tuple[str, ...]]] = field(init=False, default_factory=list)
+    _phrase_vectors: np.ndarray | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         if self.retriever is None:
@@ -171,6 +173,9 @@ class Assistant:
         """Read the question, encode what it asks for, and rank passages: the one path that
         `ask`, the verdict's fitting and the benchmarks share."""
         analysis = self.reader.read(question)
+        meant = self.read_by_meaning(analysis.meaning_probes())
+        if meant:
+            analysis = analysis.with_meant_populations(w for ws in meant.values() for w in ws)
         probes = analysis.salience_probes()
         vectors = self.encoder.encode([analysis.search_text, *(text for _, text in probes)])
         vector = vectors[0]
@@ -181,6 +186,24 @@ class Assistant:
             )
         hits = self.retriever.search(analysis, k, method, query_vector=vector)
         return analysis, hits, vector
+
+    def read_by_meaning(self, words: list[str]) -> dict[str, tuple[str, ...]]:
+        """Words the statement never uses, read as the lexicon's nearest population phrase
+        when the encoder puts them close enough: a vignette's "schizoaffective" or "meth"
+        must rank the contraindication first. Only ranking reads this; the word stays a
+        missing concept ("methadone" is near "heroin" but is not what the statement says)."""
+        if not words:
+            return {}
+        if self._phrase_vectors is None:  # once, on the first question that needs it
+            self._phrases = self.reader.population_phrases()
+            self._phrase_vectors = self.encoder.encode([t for t, _ in self._phrases])
+        similarity = self.encoder.encode(words) @ self._phrase_vectors.T
+        meant = {}
+        for word, row in zip(words, similarity, strict=True):
+            best = int(row.argmax())
+            if float(row[best]) >= MEANING_SIMILARITY:
+                meant[word] = self._phrases[best][1]
+        return meant
 
     def signals(self, question: str) -> dict[str, float]:
         """The verdict model's inputs for one question, exactly as `ask` computes them."""

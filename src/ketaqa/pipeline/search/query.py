@@ -88,6 +88,15 @@ CONTRAINDICATED = frozenset(
     {"psychoses", "cardiovascular", "hepatic", "raised pressure", "substance abuse"}
 )
 
+# A word the statement never uses names the population of the lexicon's nearest population
+# phrase (a contraindication, children, the ED, surgery) when the encoder puts them this close,
+# for ranking only:
+# "schizoaffective" 0.88 to "schizophrenic", "meth" 0.78 to "methamphetamine", "toddler" 0.66
+# to "child"; not "kidney" 0.62 to "liver", "depression" 0.53 to "addiction". Lower readings
+# were wrong more often than right on the words checked (see the README).
+MEANING_SIMILARITY = 0.65
+MAX_MEANING_PROBES = 6  # missing words read by meaning, the rarest first
+
 # What a question asks about a topic, beside whom: "PHN ketamine evidence" wants the bullet that
 # grades the evidence for PHN, not the paragraph that lists PHN among the conditions studied.
 # Read from the question by `_ASPECT_RES`, from a passage by its words; boosted like populations.
@@ -213,6 +222,8 @@ class QueryAnalysis:
     head: str = ""
     head_terms: tuple[frozenset[str], ...] = ()
     answer_type: str = ""  # "figure", "date" or "" (see `answer_type`)
+    # populations named only by words read by meaning ("schizoaffective"): ranking only
+    meant_populations: tuple[str, ...] = ()
 
     @property
     def head_missing(self) -> bool:
@@ -254,6 +265,26 @@ class QueryAnalysis:
         """How much of the question rests on what the statement never mentions: 0 when it
         mentions everything; high for "lidocaine infusion rate", low for "Maher and colleagues"."""
         return max((c.salience for c in self.concepts if not c.mentioned), default=0.0)
+
+    def with_meant_populations(self, words: Iterable[str]) -> QueryAnalysis:
+        """The reading with the populations that statement words read by meaning name: they
+        steer ranking only. The words stay missing concepts, and no verdict rests on them."""
+        names = {w for s in words for w in raw_words(s)}
+        found = tuple(
+            p
+            for p, terms in POPULATION_TERMS.items()
+            if names & set(terms) and p not in self.populations
+        )
+        return replace(self, meant_populations=found) if found else self
+
+    def meaning_probes(self, limit: int = MAX_MEANING_PROBES) -> list[str]:
+        """Missing single words worth reading by meaning, the rarest first (a vignette names
+        many): "schizoaffective", "clozapine", "meth", "toddler"."""
+        missing = sorted(
+            (c for c in self.concepts if not c.mentioned and " " not in c.typed),
+            key=lambda c: c.zipf,
+        )
+        return [c.typed for c in missing[:limit]]
 
     def salience_probes(self, limit: int = MAX_SALIENCE_PROBES) -> list[tuple[str, str]]:
         """(concept, the search text without it) for the missing concepts worth measuring:
@@ -445,6 +476,17 @@ class QueryReader:
     def shorthand(self) -> ShorthandReader:
         """Shorthand readings from the statement's own words, built on first need."""
         return ShorthandReader(self._texts, STOPWORDS, self._word_frequency)
+
+    def population_phrases(self) -> list[tuple[str, tuple[str, ...]]]:
+        """(typed phrase, statement words) of the lexicon entries that name a population:
+        what a word the statement never uses may be read as by meaning."""
+        names = {w for words in POPULATION_TERMS.values() for w in words}
+        return [
+            (typed, entry.statement)
+            for entry in self.lexicon.entries
+            if not entry.patterns and any(w in names for s in entry.statement for w in s.split())
+            for typed in entry.typed
+        ]
 
     def _shorthand(
         self,

@@ -401,7 +401,10 @@ class HybridRetriever:
         and the bench's stage timing share this)."""
         fused = apply_entry_prior(self.kinds, fused, reading.lookup, settings.entry_prior)
         fused = apply_population_prior(
-            self.populations, fused, reading.populations, settings.population_boost
+            self.populations,
+            fused,
+            reading.populations + reading.meant_populations,
+            settings.population_boost,
         )
         fused = apply_coverage_prior(
             self.postings, fused, reading.concept_terms, settings.concept_coverage
