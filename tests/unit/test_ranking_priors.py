@@ -73,3 +73,20 @@ def test_a_question_wanting_a_figure_favours_passages_that_carry_one():
     assert boosted[1] > boosted[0] and boosted[2] == 0.5 * 1.3
     assert apply_answer_type_prior(carries, fused, "", 1.3) == fused
     assert apply_answer_type_prior(carries, fused, "date", 1.3) == {0: 1.0, 1: 0.9, 2: 0.65}
+
+
+def test_a_question_about_one_patient_always_reaches_a_listed_contraindication():
+    from ketaqa.pipeline.search.query import about_one_patient
+    from ketaqa.pipeline.search.retrieve import contraindication_within_reach
+
+    assert about_one_patient("pt on ice most wkends wants q-monthly ketamine IVIs, go ahead?")
+    assert about_one_patient("A 27-year-old woman with fibromyalgia ... Is ketamine reasonable?")
+    assert not about_one_patient("What are the contraindications to ketamine infusions?")
+    assert not about_one_patient("Which patients should be considered for ketamine?")
+    fused = {0: 1.0, 1: 0.9, 2: 0.8, 3: 0.7, 9: 0.1}
+    lifted = contraindication_within_reach([9], fused, True)
+    assert sorted(lifted, key=lifted.get, reverse=True)[:3] == [0, 1, 9]  # third, no higher
+    assert contraindication_within_reach([9], fused, False) == fused
+    assert contraindication_within_reach([1], fused, True) == fused  # already within reach
+    absent = contraindication_within_reach([7], fused, True)  # not even a candidate
+    assert sorted(absent, key=absent.get, reverse=True)[2] == 7

@@ -106,6 +106,8 @@ class Answerer:
             threshold = self.abstain_threshold
         missing = analysis.missing_concepts
         verdict = decide(probability, threshold, missing)
+        if verdict is Verdict.NOT_COVERED and analysis.about_patient:
+            verdict = Verdict.RELATED  # its contraindications always speak to one patient
         if self.states_contraindication(analysis, hits):
             verdict = Verdict.ANSWERS
         return Answer(

@@ -111,6 +111,12 @@ def verdict_sentence(verdict: Verdict, missing: tuple[str, ...]) -> str:
             f"The statement does not mention {_joined(missing)}, so it does not cover this "
             "question. The nearest passages are shown below as related, not as an answer."
         )
+    if missing:  # a question about one patient: its contraindications are among them
+        return (
+            f"The statement does not mention {_joined(missing)}. The nearest passages, "
+            "including what it lists as contraindications, are shown below as related, not as "
+            "an answer."
+        )
     return (
         "The statement touches this topic, but no passage answers the question. The nearest "
         "passages are shown below as related, not as an answer."

@@ -166,6 +166,24 @@ def passage_answer_types(text: str) -> frozenset[str]:
     return frozenset(kinds)
 
 
+# A question about giving ketamine to one particular patient ("pt on ice wants ketamine IVIs,
+# go ahead?", a vignette): the statement always has something to say to it, its listed
+# contraindications, whatever words the patient's condition is named in. Read from the form
+# (a patient, an age, "he has"), not from the condition.
+_ONE_PATIENT_RE = re.compile(
+    r"\bpts?\b|\b(a|an|our|my|this|the) (patient|man|woman|boy|girl|teenager|child|lady)\b"
+    r"|\b(man|woman|boy|girl)\b|\b\d+\s*-?\s*(year|yr)s?[- ]old\b|\b\d+\s*(yo|y/o|yr)\b"
+    r"|\b\d{1,2}\s?[mf]\b|\b(he|she) (has|is|had|was|takes|uses|drinks|smokes|wants)\b",
+    re.IGNORECASE,
+)
+_KETAMINE_RE = re.compile(r"\bket(amine)?\b", re.IGNORECASE)
+
+
+def about_one_patient(text: str) -> bool:
+    """Whether the question asks about ketamine for one particular patient."""
+    return bool(_ONE_PATIENT_RE.search(text) and _KETAMINE_RE.search(text))
+
+
 def asks_for_citation(text: str) -> bool:
     """Whether the text looks up a publication (then bibliography entries are answers)."""
     return bool(_LOOKUP_RE.search(text))
@@ -224,6 +242,7 @@ class QueryAnalysis:
     answer_type: str = ""  # "figure", "date" or "" (see `answer_type`)
     # populations named only by words read by meaning ("schizoaffective"): ranking only
     meant_populations: tuple[str, ...] = ()
+    about_patient: bool = False  # about ketamine for one particular patient (`about_one_patient`)
 
     @property
     def head_missing(self) -> bool:
@@ -446,6 +465,7 @@ class QueryReader:
             unrecognised=unrecognised,
             **self._head(concepts),
             answer_type=answer_type(question),
+            about_patient=about_one_patient(question),
         )
 
     def _expand(self, text: str) -> tuple[list[tuple[str, tuple[str, ...]]], list[str]]:

@@ -8,6 +8,7 @@ selected by name. Ties are broken by passage order, so rankings are deterministi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -256,6 +257,32 @@ def apply_answer_type_prior(
     return {i: s * boost if wanted in carries[i] else s for i, s in fused.items()}
 
 
+CONTRAINDICATION_RANK = 3  # where a question about one patient finds a contraindication at worst
+# A passage lists a contraindication when it names a contraindicated population (its own words,
+# not its section's) and advises against ketamine for it.
+_ADVISES_AGAINST_RE = re.compile(
+    r"\b(should not|must not|avoid(ed)?|contraindicat\w*|not be (used|undertaken|given))\b",
+    re.IGNORECASE,
+)
+
+
+def contraindication_within_reach(
+    contraindications: Sequence[int], fused: dict[int, float], about_patient: bool
+) -> dict[int, float]:
+    """For a question about one patient, the best-scoring passage that lists a
+    contraindication is ranked no lower than third, whatever words the patient's condition
+    was named in ("ice", "special K", "a VP shunt"): missing it is the worst failure, and the
+    clinician reads the statement's own list."""
+    if not about_patient or not contraindications or len(fused) < CONTRAINDICATION_RANK:
+        return fused
+    best = max(contraindications, key=lambda i: (fused.get(i, 0.0), -i))
+    ranked = sorted((s for i, s in fused.items() if i != best), reverse=True)
+    floor = ranked[CONTRAINDICATION_RANK - 1]  # what the passage must beat to be third
+    if fused.get(best, 0.0) > floor:
+        return fused
+    return {**fused, best: floor * 1.000001}
+
+
 def term_postings(tokens: Sequence[Sequence[str]]) -> dict[str, frozenset[int]]:
     """Index term -> the passages that hold it: what the coverage prior intersects."""
     postings: dict[str, set[int]] = {}
@@ -324,6 +351,7 @@ class HybridRetriever:
         populations: Sequence[frozenset[str]] = (),
         postings: Mapping[str, frozenset[int]] | None = None,
         carries: Sequence[frozenset[str]] = (),
+        contraindications: Sequence[int] = (),
     ):
         self.lexical = lexical
         self.dense = dense
@@ -332,6 +360,7 @@ class HybridRetriever:
         self.populations = populations  # the populations each passage is about
         self.postings = postings or {}  # index term -> passages, for the coverage prior
         self.carries = carries  # the kinds of answer each passage carries (figures, dates)
+        self.contraindications = contraindications  # passages that list a contraindication
 
     @classmethod
     def over(
@@ -351,6 +380,13 @@ class HybridRetriever:
             [passage_populations(p.text, str(p.section)) for p in index.passages],
             term_postings(index.tokens),
             [passage_answer_types(p.text) for p in index.passages],
+            [
+                i
+                for i, p in enumerate(index.passages)
+                if p.kind not in PRIOR_KINDS
+                and passage_populations(p.text, "") & CONTRAINDICATED
+                and _ADVISES_AGAINST_RE.search(p.text)
+            ],
         )
 
     @classmethod
@@ -412,4 +448,5 @@ class HybridRetriever:
         fused = apply_answer_type_prior(
             self.carries, fused, reading.answer_type, settings.answer_type_boost
         )
-        return entries_after_statement(self.kinds, fused, reading.keeps_entries)
+        fused = entries_after_statement(self.kinds, fused, reading.keeps_entries)
+        return contraindication_within_reach(self.contraindications, fused, reading.about_patient)
