@@ -3,7 +3,7 @@ question. (The entry prior on the real index: tests/integration/test_retrieve.py
 
 from __future__ import annotations
 
-from ketaqa.pipeline.search.query import asks_for_citation
+from ketaqa.pipeline.search.question_form import asks_for_citation
 from ketaqa.pipeline.search.retrieve import (
     Scored,
     apply_population_prior,

@@ -56,7 +56,7 @@ def test_a_clinical_question_never_puts_an_entry_above_the_statement():
 
 
 def test_a_question_wanting_a_figure_favours_passages_that_carry_one():
-    from ketaqa.pipeline.search.query import answer_type, passage_answer_types
+    from ketaqa.pipeline.search.question_form import answer_type, passage_answer_types
     from ketaqa.pipeline.search.retrieve import apply_answer_type_prior
 
     assert answer_type("how many RCTs did Orhurhu include") == "figure"
@@ -76,7 +76,7 @@ def test_a_question_wanting_a_figure_favours_passages_that_carry_one():
 
 
 def test_a_question_about_one_patient_always_reaches_a_listed_contraindication():
-    from ketaqa.pipeline.search.query import about_one_patient
+    from ketaqa.pipeline.search.question_form import about_one_patient
     from ketaqa.pipeline.search.retrieve import contraindication_within_reach
 
     assert about_one_patient("pt on ice most wkends wants q-monthly ketamine IVIs, go ahead?")

@@ -25,6 +25,12 @@ from pathlib import Path
 
 from ketaqa.pipeline.indexing.english import english_zipf
 from ketaqa.pipeline.indexing.tokenizer import STOPWORDS, ClinicalTokenizer, clean, raw_words
+from ketaqa.pipeline.search.question_form import (
+    about_one_patient,
+    answer_type,
+    asks_for_citation,
+    names_publication_kind,
+)
 from ketaqa.pipeline.search.shorthand import ShorthandReader
 
 LEXICON_FILE = Path(__file__).with_name("lexicon.json")
@@ -109,89 +115,6 @@ _ASPECT_RES = {
         r"\b(evidence(?![\s-]+based)|grade[ds]?|level of certainty|how strong)\b"
     ),
 }
-
-
-# Words that make a question look up a publication ("who wrote", "the PMID of", "which paper"):
-# then bibliography entries are answers, and words found only there count as mentioned.
-_LOOKUP_RE = re.compile(
-    r"\b(papers?|articles?|publications?|published|journal|authors?|wrote|written|cited?|cites|"
-    r"citation|references?|doi|pmid|bibliography|listed|titled?|who)\b",
-    re.IGNORECASE,
-)
-# "Which 2005 review ...", "which rat study ...", "Is there a Cochrane review ...": a kind of
-# publication named after "which" or "is there a". Such a question may be answered by a
-# bibliography entry, so retrieval does not rank entries after the statement for it.
-_PUBLICATION_KIND_RE = re.compile(
-    r"\b(which|is there an?)\b(\W+\w+){0,4}?\W+(reviews?|stud(y|ies)|trials?|letters?|"
-    r"commentar(y|ies)|editorials?|meta-analys[ie]s|documents?|reports?)\b"
-    r"|\brefs?\b",
-    re.IGNORECASE,
-)
-
-
-# The kind of answer a question wants, read from its form rather than its topic: a figure
-# ("how many", "what dose", "how long", "trial size", "cut-off") or a date ("when", "what
-# year"). A passage that carries that kind of answer (numerals, a year) is favoured, and the
-# verdict asks whether the top passage carries one.
-_FIGURE_RE = re.compile(
-    r"\bhow (many|much|long|often|big|large|old)\b|\bwhat age\b|\b(doses?|dosing|dosages?|"
-    r"rates?|numbers?|sizes?|percent(ages?)?|proportions?|cut-?offs?|thresholds?|durations?|"
-    r"ranges?|counts?|mg|mcg)\b",
-    re.IGNORECASE,
-)
-_DATE_RE = re.compile(r"\bwhen\b|\b(what|which) year\b|\bdates?\b", re.IGNORECASE)
-_YEAR_RE = re.compile(
-    r"\b(19|20)\d\d\b|\b(january|february|march|april|may|june|july|august|september|"
-    r"october|november|december)\b",
-    re.IGNORECASE,
-)
-FIGURE, DATE = "figure", "date"
-
-
-def answer_type(text: str) -> str:
-    """ "date", "figure" or "" (any answer) for a question."""
-    if _DATE_RE.search(text):
-        return DATE
-    return FIGURE if _FIGURE_RE.search(text) else ""
-
-
-def passage_answer_types(text: str) -> frozenset[str]:
-    """The kinds of answer a passage carries: any numeral is a figure; a year or a month a
-    date."""
-    kinds = set()
-    if re.search(r"\d", text):
-        kinds.add(FIGURE)
-    if _YEAR_RE.search(text):
-        kinds.add(DATE)
-    return frozenset(kinds)
-
-
-# A question about giving ketamine to one particular patient ("pt on ice wants ketamine IVIs,
-# go ahead?", a vignette): the statement always has something to say to it, its listed
-# contraindications, whatever words the patient's condition is named in. Read from the form
-# (a patient, an age, "he has"), not from the condition.
-_ONE_PATIENT_RE = re.compile(
-    r"\bpts?\b|\b(a|an|our|my|this|the) (patient|man|woman|boy|girl|teenager|child|lady)\b"
-    r"|\b(man|woman|boy|girl)\b|\b\d+\s*-?\s*(year|yr)s?[- ]old\b|\b\d+\s*(yo|y/o|yr)\b"
-    r"|\b\d{1,2}\s?[mf]\b|\b(he|she) (has|is|had|was|takes|uses|drinks|smokes|wants)\b",
-    re.IGNORECASE,
-)
-_KETAMINE_RE = re.compile(r"\bket(amine)?\b", re.IGNORECASE)
-
-
-def about_one_patient(text: str) -> bool:
-    """Whether the question asks about ketamine for one particular patient."""
-    return bool(_ONE_PATIENT_RE.search(text) and _KETAMINE_RE.search(text))
-
-
-def asks_for_citation(text: str) -> bool:
-    """Whether the text looks up a publication (then bibliography entries are answers)."""
-    return bool(_LOOKUP_RE.search(text))
-
-
-def names_publication_kind(text: str) -> bool:
-    """Whether the text names a kind of publication ("which rat study", "refs")."""
-    return bool(_PUBLICATION_KIND_RE.search(text))
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,8 @@ from ketaqa.config import RetrievalSettings
 from ketaqa.pipeline.indexing.embedding import TextEncoder
 from ketaqa.pipeline.indexing.index import Index
 from ketaqa.pipeline.search.bm25 import Parameters, SparseBM25
-from ketaqa.pipeline.search.query import (
-    CONTRAINDICATED,
-    QueryAnalysis,
-    passage_answer_types,
-    passage_populations,
-)
+from ketaqa.pipeline.search.query import CONTRAINDICATED, QueryAnalysis, passage_populations
+from ketaqa.pipeline.search.question_form import passage_answer_types
 
 
 @dataclass(frozen=True)
@@ -408,7 +404,7 @@ class HybridRetriever:
         method: Method = Method.HYBRID,
         settings: RetrievalSettings | None = None,
         query_vector: np.ndarray | None = None,
-        priors: bool = True,  # the entry, population and coverage priors (off: plain fusion)
+        priors: bool = True,  # the priors of `apply_priors` (off: plain fusion)
     ) -> list[Hit]:
         settings = settings or self.settings
         n = max(k, settings.candidates)
