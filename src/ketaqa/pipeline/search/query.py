@@ -211,12 +211,8 @@ class QueryAnalysis:
     def with_meant_populations(self, words: Iterable[str]) -> QueryAnalysis:
         """The reading with the populations that statement words read by meaning name: they
         steer ranking only. The words stay missing concepts, and no verdict rests on them."""
-        names = {w for s in words for w in raw_words(s)}
-        found = tuple(
-            p
-            for p, terms in POPULATION_TERMS.items()
-            if names & set(terms) and p not in self.populations
-        )
+        named = populations_named({w for s in words for w in raw_words(s)})
+        found = tuple(p for p in named if p not in self.populations)
         return replace(self, meant_populations=found) if found else self
 
     def meaning_probes(self, limit: int = MAX_MEANING_PROBES) -> list[str]:
@@ -537,7 +533,7 @@ class QueryReader:
         words = set(raw_words(text)) | {
             w for _, statement in expansions for s in statement for w in raw_words(s)
         }
-        return tuple(p for p, names in POPULATION_TERMS.items() if words & set(names))
+        return populations_named(words)
 
     @staticmethod
     def _aspects(text: str, lookup: bool) -> tuple[str, ...]:
@@ -548,13 +544,18 @@ class QueryReader:
         return tuple(a for a, pattern in _ASPECT_RES.items() if pattern.search(text))
 
 
+def populations_named(words: set[str]) -> tuple[str, ...]:
+    """The populations whose names are among `words`, in `POPULATION_TERMS` order: the one
+    lookup the question reader, words read by meaning and passages share."""
+    return tuple(p for p, names in POPULATION_TERMS.items() if not words.isdisjoint(names))
+
+
 def passage_populations(text: str, section: str) -> frozenset[str]:
     """The populations a passage is about, from its words and its section path, and the
     aspects its own words state (a passage grading evidence says "evidence" or "grade")."""
     text_words = set(raw_words(text))
-    words = text_words | set(raw_words(section))
-    found = {p for p, names in POPULATION_TERMS.items() if words & set(names)}
-    found |= {a for a, names in ASPECT_TERMS.items() if text_words & set(names)}
+    found = set(populations_named(text_words | set(raw_words(section))))
+    found |= {a for a, names in ASPECT_TERMS.items() if not text_words.isdisjoint(names)}
     return frozenset(found)
 
 
