@@ -173,21 +173,26 @@ class Assistant:
         """Read the question, encode what it asks for, and rank passages: the one path that
         `ask`, the verdict's fitting and the benchmarks share."""
         analysis = self.reader.read(question)
-        meant = self.read_by_meaning(analysis.meaning_probes())
-        if meant:
-            analysis = analysis.with_meant_populations(w for ws in meant.values() for w in ws)
         probes = analysis.salience_probes()
-        vectors = self.encoder.encode([analysis.search_text, *(text for _, text in probes)])
+        words = analysis.meaning_probes()
+        # one encoder batch: the question, the question without its rarest missing concept,
+        # and the missing words to read by meaning
+        vectors = self.encoder.encode([analysis.search_text, *(text for _, text in probes), *words])
         vector = vectors[0]
         if probes:
-            moved = [1.0 - float(vector @ v) for v in vectors[1:]]
+            moved = [1.0 - float(vector @ v) for v in vectors[1 : 1 + len(probes)]]
             analysis = analysis.with_salience(
                 {typed: m for (typed, _), m in zip(probes, moved, strict=True)}
             )
+        meant = self.read_by_meaning(words, vectors[1 + len(probes) :])
+        if meant:
+            analysis = analysis.with_meant_populations(w for ws in meant.values() for w in ws)
         hits = self.retriever.search(analysis, k, method, query_vector=vector)
         return analysis, hits, vector
 
-    def read_by_meaning(self, words: list[str]) -> dict[str, tuple[str, ...]]:
+    def read_by_meaning(
+        self, words: list[str], word_vectors: np.ndarray
+    ) -> dict[str, tuple[str, ...]]:
         """Words the statement never uses, read as the lexicon's nearest population phrase
         when the encoder puts them close enough: a vignette's "schizoaffective" or "meth"
         must rank the contraindication first. Only ranking reads this; the word stays a
@@ -197,7 +202,7 @@ class Assistant:
         if self._phrase_vectors is None:  # once, on the first question that needs it
             self._phrases = self.reader.population_phrases()
             self._phrase_vectors = self.encoder.encode([t for t, _ in self._phrases])
-        similarity = self.encoder.encode(words) @ self._phrase_vectors.T
+        similarity = word_vectors @ self._phrase_vectors.T
         meant = {}
         for word, row in zip(words, similarity, strict=True):
             best = int(row.argmax())
