@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -81,20 +81,26 @@ def is_readable(path: Path) -> bool:
     return True
 
 
-def cached_ids(corpus_dir: Path) -> dict[str, dict[str, str | None]]:
-    """PMID and DOI of every readable cached abstract, by reference key.
-
-    A fetch may resolve a PMID that references.json lacks; front ends merge these in.
-    """
-    out: dict[str, dict[str, str | None]] = {}
+def readable_records(corpus_dir: Path) -> Iterator[tuple[Path, PubmedRecord]]:
+    """Each cached abstract that parses, with its file; a corrupt one is logged and skipped."""
     for path in abstract_files(corpus_dir):
         try:
             record = read_cached(path)
         except KetaqaError as exc:
             log.warning("skipping cached abstract: %s", exc)
             continue
-        out[path.stem] = {"pmid": record.pmid, "doi": record.doi}
-    return out
+        yield path, record
+
+
+def cached_ids(corpus_dir: Path) -> dict[str, dict[str, str | None]]:
+    """PMID and DOI of every readable cached abstract, by reference key.
+
+    A fetch may resolve a PMID that references.json lacks; front ends merge these in.
+    """
+    return {
+        path.stem: {"pmid": record.pmid, "doi": record.doi}
+        for path, record in readable_records(corpus_dir)
+    }
 
 
 def with_cached_ids(references: Iterable[Reference], corpus_dir: Path) -> tuple[Reference, ...]:
@@ -142,12 +148,7 @@ def render(record: PubmedRecord) -> tuple[str, tuple[tuple[str | None, int, int]
 def load_rendered(corpus_dir: Path) -> list[RenderedAbstract]:
     """Every readable cached abstract, sorted by key; corrupt files are logged and skipped."""
     out = []
-    for path in abstract_files(corpus_dir):
-        try:
-            record = read_cached(path)
-        except KetaqaError as exc:
-            log.warning("skipping cached abstract: %s", exc)
-            continue
+    for path, record in readable_records(corpus_dir):
         text, spans = render(record)
         if not text:
             log.warning("skipping cached abstract: %s has no abstract text", path)
