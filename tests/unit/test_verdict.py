@@ -74,3 +74,10 @@ def test_calibration_error_is_zero_when_probabilities_are_frequencies():
     ece, bins = expected_calibration_error(probs, labels)
     assert ece == pytest.approx(0.0)
     assert [b["n"] for b in bins] == [4, 4]
+
+
+def test_a_paper_only_listed_is_said_to_be_listed_not_reported():
+    sentence = verdict_sentence(Verdict.RELATED, (), ("marchetti",))
+    assert "Marchetti" in sentence and "only in its bibliography" in sentence
+    # an answer is never reworded by it
+    assert verdict_sentence(Verdict.ANSWERS, (), ("marchetti",)).startswith("The statement answers")

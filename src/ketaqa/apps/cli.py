@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ketaqa.config import offline_env
 from ketaqa.errors import InputError, KetaqaError
-from ketaqa.pipeline.answering.verdict import unrecognised_sentence, verdict_sentence
+from ketaqa.pipeline.answering.verdict import unrecognised_sentence
 from ketaqa.pipeline.answering.view import AnswerView
 from ketaqa.text import json_terminal_safe, terminal_safe
 
@@ -382,7 +382,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def format_answer(answer: AnswerView) -> str:
     """Readable output: rank, section, page, citation, and the text with the highlight marked."""
-    lines = [f"Q: {answer.question}", verdict_sentence(answer.verdict, answer.missing_concepts)]
+    lines = [f"Q: {answer.question}", answer.sentence]
     if answer.unrecognised:
         lines.append(unrecognised_sentence(answer.unrecognised))
     for rp in answer.passages:

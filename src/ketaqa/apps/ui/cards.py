@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import quote
 
 from ketaqa.pipeline.answering.answer import RankedPassage
-from ketaqa.pipeline.answering.verdict import unrecognised_sentence, verdict_sentence
+from ketaqa.pipeline.answering.verdict import unrecognised_sentence
 from ketaqa.pipeline.answering.view import AnswerView
 from ketaqa.pipeline.documents.corpus import Reference
 from ketaqa.pipeline.documents.passages import Passage
@@ -254,7 +254,7 @@ def answer_html(
 
     Each card shows the citation and source evidence the view carries; `actions` adds the
     cards' save and correct-answer toggles."""
-    sentence = verdict_sentence(answer.verdict, answer.missing_concepts)
+    sentence = answer.sentence
     kind = "ok" if answer.answerable else "no"
     unread = unrecognised_sentence(answer.unrecognised)
     verdict = (

@@ -55,6 +55,8 @@ class Answer:
     missing_concepts: tuple[str, ...]  # the question's specific concepts the statement lacks
     passages: tuple[RankedPassage, ...]
     unrecognised: tuple[str, ...] = ()  # shorthand ketaqa could not read, shown as such
+    # authors named in the question whose papers the corpus only lists, not reports
+    listed_only: tuple[str, ...] = ()
 
     @property
     def answerable(self) -> bool:
@@ -108,6 +110,8 @@ class Answerer:
         verdict = decide(probability, threshold, missing)
         if verdict is Verdict.NOT_COVERED and analysis.about_patient:
             verdict = Verdict.RELATED  # its contraindications always speak to one patient
+        if verdict is Verdict.ANSWERS and analysis.asks_about_listed_only:
+            verdict = Verdict.RELATED  # the entry names the paper; no passage reports it
         if self.states_contraindication(analysis, hits):
             verdict = Verdict.ANSWERS
         return Answer(
@@ -117,6 +121,7 @@ class Answerer:
             missing,
             tuple(ranked),
             analysis.unrecognised,
+            analysis.listed_only if analysis.asks_about_listed_only else (),
         )
 
     def states_contraindication(self, analysis: QueryAnalysis, hits: list[Hit]) -> bool:

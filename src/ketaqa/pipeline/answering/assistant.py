@@ -18,6 +18,7 @@ from ketaqa.pipeline.answering.source_evidence import SourceEvidenceFinder
 from ketaqa.pipeline.answering.verdict import VerdictModel
 from ketaqa.pipeline.answering.view import AnswerView, view_answer
 from ketaqa.pipeline.documents.outline import BlockKind
+from ketaqa.pipeline.documents.passages import listed_only_authors
 from ketaqa.pipeline.indexing.embedding import Encoder, TextEncoder, general_vocabulary
 from ketaqa.pipeline.indexing.english import EnglishFrequency
 from ketaqa.pipeline.indexing.index import Index, index_status
@@ -97,6 +98,7 @@ class Assistant:
             general_vocabulary(),
             word_frequency=EnglishFrequency(self.settings.index_dir),
             reference_texts=[p.text for p in passages if p.kind == BlockKind.ENTRY],
+            listed_only_authors=listed_only_authors(passages, self.index.references),
         )
         self.sources = SourceEvidenceFinder(self.index)
 

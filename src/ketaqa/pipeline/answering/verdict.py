@@ -100,10 +100,19 @@ def decide(probability: float, threshold: float, missing: tuple[str, ...]) -> Ve
     return Verdict.NOT_COVERED if missing else Verdict.RELATED
 
 
-def verdict_sentence(verdict: Verdict, missing: tuple[str, ...]) -> str:
+def verdict_sentence(
+    verdict: Verdict, missing: tuple[str, ...], listed_only: tuple[str, ...] = ()
+) -> str:
     """The verdict in words, for a clinician: what the statement does and does not say.
 
     It states facts about the corpus only; it never advises."""
+    if verdict is Verdict.RELATED and listed_only:
+        names = _joined(tuple(n.title() for n in listed_only))
+        return (
+            f"The statement lists the paper by {names} only in its bibliography; no passage "
+            "reports what that paper found. Its entry and the nearest passages are shown below "
+            "as related, not as an answer."
+        )
     if verdict is Verdict.ANSWERS:
         return "The statement answers this. Its own words are below; the best sentence is marked."
     if verdict is Verdict.NOT_COVERED and missing:

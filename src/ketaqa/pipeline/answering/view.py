@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ketaqa.pipeline.answering.answer import Answer, RankedPassage
 from ketaqa.pipeline.answering.source_evidence import SourceEvidence, SourceEvidenceFinder
-from ketaqa.pipeline.answering.verdict import Verdict
+from ketaqa.pipeline.answering.verdict import Verdict, verdict_sentence
 from ketaqa.pipeline.documents.corpus import Reference
 from ketaqa.pipeline.documents.passages import Passage
 from ketaqa.pipeline.indexing.index import Index
@@ -112,6 +112,15 @@ class AnswerView:
     def unrecognised(self) -> tuple[str, ...]:
         return self.answer.unrecognised
 
+    @property
+    def listed_only(self) -> tuple[str, ...]:
+        return self.answer.listed_only
+
+    @property
+    def sentence(self) -> str:
+        """The verdict in words, as every surface shows it."""
+        return verdict_sentence(self.verdict, self.missing_concepts, self.listed_only)
+
     def to_json(self) -> dict:
         """The `ketaqa ask --json` and `/api/ask` contract (see README)."""
         return {
@@ -120,6 +129,7 @@ class AnswerView:
             "verdict": self.verdict.value,
             "missing_concepts": list(self.missing_concepts),
             "unrecognised": list(self.unrecognised),
+            "listed_only": list(self.listed_only),
             "confidence": self.confidence,
             "passages": [sp.to_json() for sp in self.passages],
         }

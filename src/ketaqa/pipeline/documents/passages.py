@@ -320,3 +320,36 @@ def _spans_of(text: str, start: int, end: int, pattern: str) -> list[tuple[int, 
         if piece.strip():
             out.append((start + m.start() + lead, start + m.end() - trail))
     return out
+
+
+def listed_only_authors(
+    passages: Sequence[Passage], references: dict[str, Reference]
+) -> frozenset[str]:
+    """Lower-cased surnames of the authors of papers the corpus only lists.
+
+    A paper is reported when a passage other than a bibliography entry cites it (the statement
+    or an imported abstract); the rest are only listed. A question about such a paper's
+    findings ("marchetti oral ketamine series, mean daily dose?") names something the corpus
+    cannot answer however well its words match the entry. A surname shared with a reported
+    paper, or used anywhere outside the bibliography, is left out."""
+    body = [p for p in passages if p.kind != BlockKind.ENTRY]
+    reported = {k for p in body for k in p.reference_keys}
+    body_words = {w.lower() for p in body for w in re.findall(r"[A-Za-z][\w'’-]*", p.text)}
+    listed: set[str] = set()
+    known: set[str] = set()
+    for ref in references.values():
+        (known if ref.key in reported else listed).update(_surnames(ref.authors))
+    return frozenset(listed - known - body_words)
+
+
+def _surnames(authors: str) -> set[str]:
+    """ "Schwartzman RJ, van Hilten JJ, Schwenk, Eric et al." -> schwartzman, hilten, schwenk,
+    eric: the last capitalised word of each name before its initials."""
+    names = set()
+    for name in re.split(r",|\bet al\b\.?", authors):
+        words = [
+            w for w in name.split() if w[:1].isupper() and not re.fullmatch(r"[A-Z]{1,4}\.?", w)
+        ]
+        if words and len(words[-1]) >= 3:
+            names.add(words[-1].lower())
+    return names

@@ -67,6 +67,8 @@ FRAMING_WORDS = frozenset(
 # "wrote" (5.0) or "size" (5.1). How many missing concepts are specific is one of the verdict
 # model's signals; every missing concept is named when the verdict is "not covered".
 SPECIFIC_BELOW_ZIPF = 4.5
+# an author's surname is read as a name only when rarer than this in general English
+NAME_BELOW_ZIPF = 3.6
 
 # Missing concepts whose salience is measured, the rarest first. Each costs one more text in
 # the encoder's batch; on dev, one probe decides as well as four (a near-miss's telling word
@@ -166,6 +168,14 @@ class QueryAnalysis:
     # populations named only by words read by meaning ("schizoaffective"): ranking only
     meant_populations: tuple[str, ...] = ()
     about_patient: bool = False  # about ketamine for one particular patient (`about_one_patient`)
+    # surnames of authors whose papers the corpus only lists in a bibliography ("marchetti")
+    listed_only: tuple[str, ...] = ()
+
+    @property
+    def asks_about_listed_only(self) -> bool:
+        """Whether the question asks what a paper the corpus only lists found: its entry can
+        give the paper's title, journal or year (a look-up), never its findings."""
+        return bool(self.listed_only) and not self.lookup
 
     @property
     def head_missing(self) -> bool:
@@ -281,6 +291,7 @@ class QueryReader:
         lexicon: Lexicon | None = None,
         word_frequency: Callable[[str], float] | None = None,
         reference_texts: Iterable[str] = (),
+        listed_only_authors: frozenset[str] = frozenset(),
     ):
         """`texts`: what the corpus says, headings included; `reference_texts`: its
         bibliography entries. A concept counts as mentioned when it occurs in `texts`, or, for
@@ -296,6 +307,7 @@ class QueryReader:
             t for text in references for t in tokenizer.tokenize(text)
         }
         self._texts = tuple(texts)  # the statement's own words, for shorthand readings
+        self.listed_only_authors = listed_only_authors
         texts += references
         counts: dict[str, int] = {}
         for text in texts:
@@ -385,6 +397,16 @@ class QueryReader:
             **self._head(concepts),
             answer_type=answer_type(question),
             about_patient=about_one_patient(question),
+            listed_only=self._listed_only(text),
+        )
+
+    def _listed_only(self, text: str) -> tuple[str, ...]:
+        """Surnames in the question of authors the corpus only lists; a name that is also a
+        common English word ("Scott", "Palmer") is not taken for one."""
+        return tuple(
+            w
+            for w in dict.fromkeys(raw_words(text))
+            if w in self.listed_only_authors and self._word_frequency(w) < NAME_BELOW_ZIPF
         )
 
     def _expand(self, text: str) -> tuple[list[tuple[str, tuple[str, ...]]], list[str]]:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 
-# Words that make a question look up a publication ("who wrote", "the PMID of", "which paper"):
+# Words that make a question look up a publication ("who wrote", "the PMID of", "which paper",
+# and the parts of a citation: "vol/pp", "which issue", "who edited"):
 # then bibliography entries are answers, and words found only there count as mentioned.
 _LOOKUP_RE = re.compile(
     r"\b(papers?|articles?|publications?|published|journal|authors?|wrote|written|cited?|cites|"
-    r"citation|references?|doi|pmid|bibliography|listed|titled?|who)\b",
+    r"citation|references?|doi|pmid|bibliography|listed|titled?|who|vol|volumes?|pp|pages|"
+    r"issue|edition|edit(ed|ors?))\b",
     re.IGNORECASE,
 )
 # "Which 2005 review ...", "which rat study ...", "Is there a Cochrane review ...": a kind of
