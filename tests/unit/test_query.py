@@ -10,7 +10,7 @@ import pytest
 
 from ketaqa.config import REPO_ROOT
 from ketaqa.pipeline.documents.library import load_corpus
-from ketaqa.pipeline.documents.passages import build_passages
+from ketaqa.pipeline.documents.passages import build_passages, listed_only_authors
 from ketaqa.pipeline.indexing.embedding import general_vocabulary
 from ketaqa.pipeline.indexing.tokenizer import build_tokenizer
 from ketaqa.pipeline.search.query import (
@@ -33,6 +33,22 @@ def reader():
         [f"{p.section}\n{p.text}" for p in passages if p.kind != "entry"],
         general_vocabulary(),
         reference_texts=[p.text for p in passages if p.kind == "entry"],
+    )
+
+
+@pytest.fixture(scope="module")
+def reader_listed():
+    """A reader that knows which papers the statement only lists (as the assistant builds)."""
+    corpus = load_corpus(REPO_ROOT / "corpus")
+    passages = build_passages(corpus)
+    tokenizer = build_tokenizer(p.text for p in passages)
+    references = {r.key: r for r in corpus.references}
+    return QueryReader(
+        tokenizer,
+        [f"{p.section}\n{p.text}" for p in passages if p.kind != "entry"],
+        general_vocabulary(),
+        reference_texts=[p.text for p in passages if p.kind == "entry"],
+        listed_only_authors=listed_only_authors(passages, references),
     )
 
 
@@ -204,6 +220,32 @@ def test_a_long_unknown_name_stays_a_missing_concept_and_short_noise_is_unrecogn
     analysis = reader.read("kapural pts baseline xqzt dose")
     assert analysis.unrecognised == ("xqzt",)
     assert "xqzt" not in analysis.missing_concepts
+
+
+def test_a_slip_onto_a_real_word_is_read_only_beside_the_statements_neighbour(reader):
+    # "phantom lime": one letter from "limb", which the statement writes beside "phantom"
+    assert dict(reader.read("ketamine phantom lime pain").expansions)["lime"] == ("limb",)
+    assert dict(reader.read("any data for phantom lamb pain").expansions)["lamb"] == ("limb",)
+    # the same word with no such neighbour means itself, and stays a concept of its own
+    assert "lime" not in dict(reader.read("ketamine and lime juice").expansions)
+
+
+def test_a_truncated_common_word_is_read_only_where_the_question_points(reader):
+    # Maher's review counts "4 retrospective studies"; "maher" points at that passage
+    analysis = reader.read("maher 17 review - how many retro studies")
+    assert dict(analysis.expansions)["retro"] == ("retrospective",)
+    assert "retro" not in analysis.missing_concepts
+    # without a pointer to a passage, a common word is not taken for the start of another
+    assert "retro" not in dict(reader.read("retro style clinic music").expansions)
+
+
+def test_a_paper_the_statement_only_lists_is_named_and_a_look_up_of_it_is_not(reader_listed):
+    about = reader_listed.read("marchetti oral ket 5-yr series - mean daily dose?")
+    assert about.listed_only == ("marchetti",) and about.asks_about_listed_only
+    lookup = reader_listed.read("marchetti 2015 oral ketamine - which journal and vol/pp?")
+    assert lookup.lookup and not lookup.asks_about_listed_only
+    # a reported study's author (Maher 2017 is item B-1) is never "only listed"
+    assert reader_listed.read("maher 2017 - infusion rates?").listed_only == ()
 
 
 def test_an_acronym_with_two_equally_likely_phrases_is_not_guessed():

@@ -11,7 +11,14 @@ checked against the statement's own words rather than a list:
   English word is never read this way: it means itself ("foot" is not "footnote");
 - an *acronym*: the initials of consecutive statement words ("CPM" conditioned pain
   modulation, "RRs" relative risks, "MA" meta-analysis). Two-letter acronyms are ambiguous,
-  so they are read only as the parts of one hyphenated word.
+  so they are read only as the parts of one hyphenated word;
+- a *slip onto a real word*, read in context: one letter added, dropped or changed gives a
+  statement word that the statement itself writes beside the token's neighbour ("phantom lime
+  pain": the statement says "phantom limb"; "infusion rats": "infusion rates"). The neighbour
+  is what a speller cannot see, and what tells a slip from a word meant as typed;
+- a *truncation* of a common word, read in context: the token begins a longer statement word
+  that stands in a line sharing a rare word with the question ("neuro excitability",
+  "retro studies" in Maher's review). Without that support a common word means itself.
 
 A token read none of these ways, short and rare in English ("medd"), is *unrecognised*: shown
 as such and not counted as a concept the statement lacks. A long rare word ("nortriptyline",
@@ -39,12 +46,26 @@ class Reading:
 
     typed: str
     words: tuple[str, ...]  # the statement's words it stands for
-    rule: str  # "transposition", "abbreviation" or "acronym"
+    rule: str  # "transposition", "abbreviation", "acronym", "slip" or "truncation"
 
 
 def _is_subsequence(token: str, word: str) -> bool:
     it = iter(word)
     return all(c in it for c in token)
+
+
+def _one_edit(token: str) -> set[str]:
+    """Every string one deletion, substitution or insertion away (swaps are their own rule)."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    out = set()
+    for i in range(len(token) + 1):
+        head, tail = token[:i], token[i:]
+        if tail:
+            out.add(head + tail[1:])
+            out.update(head + c + tail[1:] for c in letters if c != tail[0])
+        out.update(head + c + tail for c in letters)
+    out.discard(token)
+    return out
 
 
 def _transpositions(token: str) -> Iterable[str]:
@@ -67,12 +88,25 @@ class ShorthandReader:
         words: Counter[str] = Counter()
         initials: dict[str, Counter[str]] = {}
         context: dict[str, list[frozenset[str]]] = {}  # phrase -> words of each line it is in
+        texts = list(texts)
         lines = dict.fromkeys(line for text in texts for line in text.lower().splitlines())
         line_df: Counter[str] = Counter()  # in how many distinct lines each word stands
+        # word -> the words of each text (passage) it stands in, and in how many texts each
+        # word stands: a truncation is read in its passage, whose heading names the study
+        word_texts: dict[str, list[frozenset[str]]] = {}
+        text_df: Counter[str] = Counter()
+        for text in dict.fromkeys(texts):
+            text_words = frozenset(_WORD_RE.findall(text.lower().replace("-", " ")))
+            text_df.update(text_words)
+            for w in text_words:
+                word_texts.setdefault(w, []).append(text_words)
+        bigrams: set[tuple[str, str]] = set()  # two words the statement writes side by side
         for line in lines:  # each distinct line once: a heading repeated per passage is one
             found = _WORD_RE.findall(line)
             line_words = frozenset(p for w in found for p in w.split("-"))
             line_df.update(line_words)
+            split = [p for w in found for p in w.split("-")]
+            bigrams.update(zip(split, split[1:], strict=False))
             for w in found:
                 words.update(w.split("-"))
                 parts = w.split("-")
@@ -100,6 +134,9 @@ class ShorthandReader:
         self._initials = initials
         self._context = context
         self._line_df = line_df
+        self._word_texts = word_texts
+        self._text_df = text_df
+        self._bigrams = bigrams
 
     def read(self, token: str, typed: str, question: Iterable[str] = ()) -> Reading | None:
         """`token` (lower case, not a statement word) read as statement words, or None.
@@ -116,8 +153,15 @@ class ShorthandReader:
             return Reading(typed, (acronym,), "acronym")
         if len(token) < 3 or sum(c.isupper() for c in typed) >= 2:
             return None  # "IVIs" is an acronym or nothing, never letters of one word
+        words = list(question)
+        slip = self._slip(token, words)
+        if slip:
+            return Reading(typed, (slip,), "slip")
         if self.zipf(token) >= COMMON_ZIPF:
-            return None  # a common word means itself: "foot" is not "footnote"
+            # a common word means itself ("foot" is not "footnote") unless the question's
+            # other words find it cut short of a statement word
+            cut = self._truncation(token, frozenset(words))
+            return Reading(typed, (cut,), "truncation") if cut else None
         candidates = [
             w
             for w in self._by_initial.get(token[0], ())
@@ -127,6 +171,44 @@ class ShorthandReader:
             return None
         prefixed = [w for w in candidates if w.startswith(token)]  # "conc": concentrations
         return Reading(typed, tuple((prefixed or candidates)[:2]), "abbreviation")
+
+    def _slip(self, token: str, question: list[str]) -> str | None:
+        """The one statement word a letter away that the statement writes beside one of the
+        token's neighbours in the question; None when none or several do."""
+        if len(token) < 4:
+            return None
+        neighbours = {
+            question[j]
+            for i, w in enumerate(question)
+            if w == token
+            for j in (i - 1, i + 1)
+            if 0 <= j < len(question) and question[j] not in self.stopwords
+        }
+        fits = {
+            w
+            for w in _one_edit(token)
+            if w in self.words
+            and any((n, w) in self._bigrams or (w, n) in self._bigrams for n in neighbours)
+        }
+        return fits.pop() if len(fits) == 1 else None
+
+    def _truncation(self, token: str, question: frozenset[str]) -> str | None:
+        """The statement word `token` begins, best supported by a passage sharing rare words
+        with the question (at least `CONTEXT_SUPPORT`); None when no passage agrees."""
+        if len(token) < 4:
+            return None
+        best, support = None, CONTEXT_SUPPORT
+        for w in self._by_initial.get(token[0], ()):
+            if not w.startswith(token) or len(w) < len(token) + 2:
+                continue
+            others = question - {token} - self.stopwords
+            fit = max(
+                (sum(1 / self._text_df[q] for q in others & text) for text in self._word_texts[w]),
+                default=0.0,
+            )
+            if fit >= support and (best is None or fit > support):
+                best, support = w, fit
+        return best
 
     def _acronym(self, token: str, typed: str, question: frozenset[str]) -> str | None:
         base = token[:-1] if typed.endswith("s") and len(token) >= 3 else token
