@@ -69,10 +69,49 @@ def test_a_question_wanting_a_figure_favours_passages_that_carry_one():
         passage_answer_types("Date of Current Document: April 2022"),
     ]
     fused = {0: 1.0, 1: 0.9, 2: 0.5}
-    boosted = apply_answer_type_prior(carries, fused, "figure", 1.3)
+    boosted = apply_answer_type_prior(carries, fused, ("figure",), 1.3)
     assert boosted[1] > boosted[0] and boosted[2] == 0.5 * 1.3
-    assert apply_answer_type_prior(carries, fused, "", 1.3) == fused
-    assert apply_answer_type_prior(carries, fused, "date", 1.3) == {0: 1.0, 1: 0.9, 2: 0.65}
+    assert apply_answer_type_prior(carries, fused, (), 1.3) == fused
+    assert apply_answer_type_prior(carries, fused, ("date",), 1.3) == {0: 1.0, 1: 0.9, 2: 0.65}
+
+
+def test_a_question_about_the_document_itself_reaches_its_contents_and_back_matter():
+    from ketaqa.pipeline.search.question_form import (
+        DOCUMENT,
+        about_this_document,
+        passage_answer_types,
+    )
+    from ketaqa.pipeline.search.retrieve import apply_answer_type_prior, apply_entry_prior
+
+    # read from how the question points at the document, never from its topic
+    assert about_this_document("is this ket doc a PS or a guideline??")
+    assert about_this_document("According to the contents list, what page does Section II start")
+    assert about_this_document("does this PS apply to cancer pain pts?")
+    assert not about_this_document("What does the statement say about ketamine in psychosis?")
+    assert not about_this_document(
+        "which page of the Cohen guideline has the 80 mg dose"
+    )  # a paper
+    # the contents, and a top-level section about the document however it is worded, carry it
+    assert DOCUMENT in passage_answer_types("CONTENTS Section I. Page 2", "contents")
+    assert DOCUMENT in passage_answer_types("Promulgated: 2016", "paragraph", "About this document")
+    assert DOCUMENT not in passage_answer_types(
+        "Ketamine is an NMDA antagonist", "paragraph", "Appendix 1"
+    )
+    kinds = ["paragraph", "contents", "title"]
+    fused = {0: 1.0, 1: 0.9, 2: 0.8}
+    # a clinical question halves the contents and title; a question about the document keeps
+    # the contents, and the title (whose words match any question naming the statement) stays
+    assert apply_entry_prior(kinds, fused, False, 0.5) == {0: 1.0, 1: 0.45, 2: 0.4}
+    assert apply_entry_prior(kinds, fused, False, 0.5, about_document=True) == {
+        0: 1.0,
+        1: 0.9,
+        2: 0.4,
+    }
+    carries = [
+        passage_answer_types(t, k) for t, k in (("prose", "paragraph"), ("Page 2", "contents"))
+    ]
+    both = apply_answer_type_prior(carries, {0: 1.0, 1: 1.0}, ("figure", DOCUMENT), 1.3)
+    assert both[1] == pytest.approx(1.3 * 1.3) and both[0] == 1.0
 
 
 def test_a_question_about_one_patient_always_reaches_a_listed_contraindication():

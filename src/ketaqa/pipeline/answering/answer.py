@@ -24,7 +24,7 @@ from ketaqa.pipeline.search.query import (
     QueryAnalysis,
     passage_populations,
 )
-from ketaqa.pipeline.search.retrieve import PRIOR_KINDS, Hit
+from ketaqa.pipeline.search.retrieve import DOCUMENT_KINDS, PRIOR_KINDS, Hit
 
 LEXICAL_WEIGHT_IN_HIGHLIGHT = 0.5
 EVIDENCE_PASSAGES = 3  # how many top evidence passages the verdict looks at
@@ -130,13 +130,17 @@ class Answerer:
         probability: a clinician asking about a patient with psychosis must never read "the
         statement does not cover this" above the passage that says to avoid ketamine."""
         named = set(analysis.populations) & CONTRAINDICATED
-        top = self.evidence(hits, analysis.lookup)[:1]
+        top = self.evidence(hits, analysis)[:1]
         return bool(named and top and named & self._contraindications[top[0]])
 
-    def evidence(self, hits: list[Hit], lookup: bool) -> list[int]:
+    def evidence(self, hits: list[Hit], analysis: QueryAnalysis) -> list[int]:
         """The passages a verdict may rest on: never a bibliography entry, the title or the
-        contents, unless the question looks up a publication."""
-        ids = [h.passage for h in hits if lookup or self._kinds[h.passage] not in PRIOR_KINDS]
+        contents, unless the question looks up a publication (or, for the title and contents,
+        asks about the document itself)."""
+        excluded = PRIOR_KINDS
+        if analysis.about_document:
+            excluded = tuple(k for k in PRIOR_KINDS if k not in DOCUMENT_KINDS)
+        ids = [h.passage for h in hits if analysis.lookup or self._kinds[h.passage] not in excluded]
         return ids[:EVIDENCE_PASSAGES]
 
     def coverage(self, terms: list[str], passage_ids: list[int]) -> float:
@@ -175,7 +179,7 @@ class Answerer:
     ) -> dict[str, float]:
         """The query-performance signals the verdict model reads (see `verdict.SIGNALS`)."""
         terms = self.terms(analysis)
-        top = self.evidence(hits, analysis.lookup)
+        top = self.evidence(hits, analysis)
         out = dict.fromkeys(SIGNAL_NAMES, 0.0)
         concepts = analysis.concepts
         out["missing_count"] = float(len(analysis.missing_concepts))

@@ -26,7 +26,9 @@ from pathlib import Path
 from ketaqa.pipeline.indexing.english import english_zipf
 from ketaqa.pipeline.indexing.tokenizer import STOPWORDS, ClinicalTokenizer, clean, raw_words
 from ketaqa.pipeline.search.question_form import (
+    DOCUMENT,
     about_one_patient,
+    about_this_document,
     answer_type,
     asks_for_citation,
     names_publication_kind,
@@ -165,6 +167,7 @@ class QueryAnalysis:
     head: str = ""
     head_terms: tuple[frozenset[str], ...] = ()
     answer_type: str = ""  # "figure", "date" or "" (see `answer_type`)
+    about_document: bool = False  # asks about this document itself (`about_this_document`)
     # populations named only by words read by meaning ("schizoaffective"): ranking only
     meant_populations: tuple[str, ...] = ()
     about_patient: bool = False  # about ketamine for one particular patient (`about_one_patient`)
@@ -176,6 +179,12 @@ class QueryAnalysis:
         """Whether the question asks what a paper the corpus only lists found: its entry can
         give the paper's title, journal or year (a look-up), never its findings."""
         return bool(self.listed_only) and not self.lookup
+
+    @property
+    def answer_types(self) -> tuple[str, ...]:
+        """The kinds of answer wanted: a figure or a date, and a fact about the document."""
+        wanted = (self.answer_type,) if self.answer_type else ()
+        return wanted + ((DOCUMENT,) if self.about_document else ())
 
     @property
     def head_missing(self) -> bool:
@@ -196,6 +205,7 @@ class QueryAnalysis:
             lookup=asks_for_citation(text),
             names_publication=names_publication_kind(text),
             answer_type=answer_type(text),
+            about_document=about_this_document(text),
         )
 
     @property
@@ -396,6 +406,7 @@ class QueryReader:
             unrecognised=unrecognised,
             **self._head(concepts),
             answer_type=answer_type(question),
+            about_document=about_this_document(question),
             about_patient=about_one_patient(question),
             listed_only=self._listed_only(text),
         )

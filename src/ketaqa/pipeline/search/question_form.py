@@ -45,7 +45,25 @@ _YEAR_RE = re.compile(
     r"october|november|december)\b",
     re.IGNORECASE,
 )
-FIGURE, DATE = "figure", "date"
+FIGURE, DATE, DOCUMENT = "figure", "date", "document"
+# A question about this document itself (its title, contents, dates, disclaimer, scope), read
+# from how it points at the document ("this doc", "the ketamine PS", "the contents list", "the
+# front page"), never from a topic word. "The statement" alone is not enough ("what does the
+# statement say about X" asks about X), nor is "what page" (it may ask about a cited paper).
+_DOCUMENT_RE = re.compile(
+    r"\b(this|the|that) (ket(amine)? )?(doc|document|ps|position statement|background paper)\b"
+    r"|\bthis (statement|paper|publication)\b|\b(table of )?contents\b"
+    r"|\b(front|title|cover) page\b",
+    re.IGNORECASE,
+)
+# the parts of a document that describe the document: its title, contents, epigraph and the
+# back matter about it ("Document information": definitions, disclaimer, dates, copyright)
+DOCUMENT_PART_KINDS = ("title", "contents", "epigraph")
+
+
+def about_this_document(text: str) -> bool:
+    """Whether the question asks about the document itself rather than about ketamine."""
+    return bool(_DOCUMENT_RE.search(text))
 
 
 def answer_type(text: str) -> str:
@@ -55,10 +73,13 @@ def answer_type(text: str) -> str:
     return FIGURE if _FIGURE_RE.search(text) else ""
 
 
-def passage_answer_types(text: str) -> frozenset[str]:
+def passage_answer_types(text: str, kind: str = "", top_section: str = "") -> frozenset[str]:
     """The kinds of answer a passage carries: any numeral is a figure; a year or a month a
-    date."""
+    date; the title, contents, epigraph and a top-level section about the document (named
+    with the word "document", however reworded) carry facts about the document."""
     kinds = set()
+    if kind in DOCUMENT_PART_KINDS or "document" in top_section.lower():
+        kinds.add(DOCUMENT)
     if re.search(r"\d", text):
         kinds.add(FIGURE)
     if _YEAR_RE.search(text):

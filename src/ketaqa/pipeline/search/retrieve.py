@@ -186,17 +186,27 @@ ENTRY_CAP = 0.99  # a clinical question's entries score at most this share of it
 
 
 def apply_entry_prior(
-    kinds: Sequence[str], fused: dict[int, float], lookup: bool, prior: float
+    kinds: Sequence[str],
+    fused: dict[int, float],
+    lookup: bool,
+    prior: float,
+    about_document: bool = False,
 ) -> dict[int, float]:
     """Down-weight bare bibliography entries (and the title and contents) unless the question
     looks up a publication; the title and contents are down-weighted even then.
 
     An entry shares its title's words with many clinical questions but answers none of them;
     the passages that report the study do. The title and contents name this document, so they
-    answer no look-up of a paper either ("Which paper reviewed oral ketamine?")."""
+    answer no look-up of a paper either ("Which paper reviewed oral ketamine?"). A question
+    about the document itself ("what page does Section II start on") is answered by its
+    contents, which keep their score then; the title stays down-weighted, as its words match
+    every question that names the statement ("when was the ketamine position statement first
+    issued" is answered by its dates)."""
     if prior == 1.0:
         return fused
     weighted = DOCUMENT_KINDS if lookup else PRIOR_KINDS
+    if about_document:
+        weighted = tuple(k for k in weighted if k != "contents")
     return {i: s * prior if kinds[i] in weighted else s for i, s in fused.items()}
 
 
@@ -244,13 +254,18 @@ def apply_population_prior(
 
 
 def apply_answer_type_prior(
-    carries: Sequence[frozenset[str]], fused: dict[int, float], wanted: str, boost: float
+    carries: Sequence[frozenset[str]],
+    fused: dict[int, float],
+    wanted: Sequence[str],
+    boost: float,
 ) -> dict[int, float]:
-    """Rank passages that carry the kind of answer the question wants first: for "how many
-    RCTs ..." the bullet with the count, not the one that only shares the topic words."""
+    """Rank passages that carry the kinds of answer the question wants first: for "how many
+    RCTs ..." the bullet with the count, not the one that only shares the topic words; for
+    "when was this document first issued" its dates. Each kind carried multiplies by `boost`."""
     if boost == 1.0 or not wanted or not carries:
         return fused
-    return {i: s * boost if wanted in carries[i] else s for i, s in fused.items()}
+    kinds = set(wanted)
+    return {i: s * boost ** len(kinds & carries[i]) for i, s in fused.items()}
 
 
 CONTRAINDICATION_RANK = 3  # where a question about one patient finds a contraindication at worst
@@ -375,7 +390,10 @@ class HybridRetriever:
             settings,
             [passage_populations(p.text, str(p.section)) for p in index.passages],
             term_postings(index.tokens),
-            [passage_answer_types(p.text) for p in index.passages],
+            [
+                passage_answer_types(p.text, p.kind, p.section.parts[0] if p.section.parts else "")
+                for p in index.passages
+            ],
             [
                 i
                 for i, p in enumerate(index.passages)
@@ -431,7 +449,13 @@ class HybridRetriever:
         """The priors on fused scores, in order: entries, populations, concept coverage, the
         kind of answer, and no entry above the statement for a clinical question (`search`
         and the bench's stage timing share this)."""
-        fused = apply_entry_prior(self.kinds, fused, reading.lookup, settings.entry_prior)
+        fused = apply_entry_prior(
+            self.kinds,
+            fused,
+            reading.lookup,
+            settings.entry_prior,
+            reading.about_document,
+        )
         fused = apply_population_prior(
             self.populations,
             fused,
@@ -442,7 +466,7 @@ class HybridRetriever:
             self.postings, fused, reading.concept_terms, settings.concept_coverage
         )
         fused = apply_answer_type_prior(
-            self.carries, fused, reading.answer_type, settings.answer_type_boost
+            self.carries, fused, reading.answer_types, settings.answer_type_boost
         )
         fused = entries_after_statement(self.kinds, fused, reading.keeps_entries)
         return contraindication_within_reach(self.contraindications, fused, reading.about_patient)
