@@ -129,3 +129,27 @@ def test_a_question_about_one_patient_always_reaches_a_listed_contraindication()
     assert contraindication_within_reach([1], fused, True) == fused  # already within reach
     absent = contraindication_within_reach([7], fused, True)  # not even a candidate
     assert sorted(absent, key=absent.get, reverse=True)[2] == 7
+
+
+def test_a_study_named_by_author_and_year_ranks_its_own_passages_first():
+    from ketaqa.pipeline.search.retrieve import apply_study_prior, studies_in_heading, years_typed
+
+    # headings cut from the statement's section paths
+    studies = [
+        studies_in_heading(("Section I", "C. pre-2011 reports", "C-2 Bell 2009")),
+        studies_in_heading(("Section I", "A. Recent reviews", "A-3 Bell 2018")),
+        studies_in_heading(
+            ("Section I", "C. pre-2011 reports", "C-1 Noppers 2010 / Niesters 2014")
+        ),
+        studies_in_heading(("Section I", "A. Recent reviews")),
+    ]
+    assert studies[2] == {("noppers", "2010"), ("niesters", "2014")}
+    assert studies[3] == frozenset()
+    assert years_typed("bell kalso 2018 verdict") == {"2018"}
+    assert {"2009"} <= years_typed("bell 09 - how many trials")
+    fused = {0: 1.0, 1: 0.9, 2: 0.8, 3: 0.95}
+    words = frozenset({"bell", "kalso", "verdict"})
+    ranked = apply_study_prior(studies, fused, words, years_typed("bell kalso 2018"), 1.2)
+    assert max(ranked, key=ranked.get) == 1  # author and year: A-3 Bell 2018
+    assert ranked[0] == pytest.approx(1.2) and ranked[3] == 0.95  # author only; no study
+    assert apply_study_prior(studies, fused, frozenset({"ketamine"}), frozenset(), 1.2) == fused

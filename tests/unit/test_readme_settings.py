@@ -13,11 +13,12 @@ def test_readme_states_the_tuned_settings():
     readme = re.sub(r"\s+", " ", (REPO_ROOT / "README.md").read_text(encoding="utf-8"))
     found = re.search(
         r"The defaults \((\w+) fusion, dense weight ([\d.]+), entry prior ([\d.]+), "
-        r"population boost ([\d.]+), concept coverage ([\d.]+), answer type boost ([\d.]+)\)",
+        r"population boost ([\d.]+), concept coverage ([\d.]+), answer type boost ([\d.]+), "
+        r"study boost ([\d.]+)\)",
         readme,
     )
     assert found, "README.md no longer states the tuned defaults in the expected sentence"
-    fusion, dense, prior, boost, coverage, answer_type = found.groups()
+    fusion, dense, prior, boost, coverage, answer_type, study = found.groups()
     tuned = json.loads(TUNED_SETTINGS_FILE.read_text(encoding="utf-8"))["retrieval"]
     defaults = RetrievalSettings()
     for source in (tuned, defaults.to_dict()):
@@ -27,3 +28,4 @@ def test_readme_states_the_tuned_settings():
         assert source["population_boost"] == float(boost)
         assert source["concept_coverage"] == float(coverage)
         assert source["answer_type_boost"] == float(answer_type)
+        assert source["study_boost"] == float(study)

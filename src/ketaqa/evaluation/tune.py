@@ -23,6 +23,7 @@ ENTRY_PRIORS = (1.0, 0.9, 0.7, 0.5, 0.3)
 POPULATION_BOOSTS = (1.0, 1.2, 1.4, 1.7)
 CONCEPT_COVERAGES = (0.0, 0.5, 1.0, 2.0, 3.0)
 ANSWER_TYPE_BOOSTS = (1.0, 1.1, 1.2, 1.3, 1.5)
+STUDY_BOOSTS = (1.0, 1.1, 1.2, 1.3, 1.5)
 # Telling a clinician "the statement does not answer this" when it does is the worst error the
 # product can make: the verdict threshold keeps it to at most this share of dev questions.
 MAX_FALSE_ABSTENTION = 0.03
@@ -59,6 +60,9 @@ def tune(assistant: Assistant, dev: list[EvalItem], progress: Progress) -> dict:
     )
     chosen["answer_type_boost"] = tune_prior(
         assistant, dev, chosen, qrels, "answer_type_boost", ANSWER_TYPE_BOOSTS, progress
+    )
+    chosen["study_boost"] = tune_prior(
+        assistant, dev, chosen, qrels, "study_boost", STUDY_BOOSTS, progress
     )
     return {"retrieval": chosen, "dev_fusion_scores": scored}
 

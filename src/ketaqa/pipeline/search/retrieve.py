@@ -21,6 +21,7 @@ from rank_bm25 import BM25L, BM25Okapi, BM25Plus
 from ketaqa.config import RetrievalSettings
 from ketaqa.pipeline.indexing.embedding import TextEncoder
 from ketaqa.pipeline.indexing.index import Index
+from ketaqa.pipeline.indexing.tokenizer import raw_words
 from ketaqa.pipeline.search.bm25 import Parameters, SparseBM25
 from ketaqa.pipeline.search.query import CONTRAINDICATED, QueryAnalysis, passage_populations
 from ketaqa.pipeline.search.question_form import passage_answer_types
@@ -268,6 +269,51 @@ def apply_answer_type_prior(
     return {i: s * boost ** len(kinds & carries[i]) for i, s in fused.items()}
 
 
+# A study named in a section heading: "A-3 Bell 2018", "C-1 Noppers 2010 / Niesters 2014",
+# "Kapural 2010": a capitalised surname (optionally "et al") and a four-digit year.
+_STUDY_HEADING_RE = re.compile(r"\b([A-Z][A-Za-z'’-]+)(?: et al\.?)?,? ((?:19|20)\d\d)\b")
+_YEAR_TYPED_RE = re.compile(r"\b(?:(19|20)(\d\d)|'?(\d\d))\b")
+
+
+def studies_in_heading(parts: Sequence[str]) -> frozenset[tuple[str, str]]:
+    """(surname, year) of each study a passage's section path names, lower case."""
+    return frozenset(
+        (name.lower(), year) for part in parts for name, year in _STUDY_HEADING_RE.findall(part)
+    )
+
+
+def years_typed(text: str) -> frozenset[str]:
+    """The years a question names, as typed in full ("2018") or short ("bell 09", "'17")."""
+    years = set()
+    for century, tail, short in _YEAR_TYPED_RE.findall(text):
+        if century:
+            years.add(century + tail)
+        else:
+            years.update((f"19{short}", f"20{short}"))
+    return frozenset(years)
+
+
+def apply_study_prior(
+    studies: Sequence[frozenset[tuple[str, str]]],
+    fused: dict[int, float],
+    words: frozenset[str],
+    years: frozenset[str],
+    boost: float,
+) -> dict[int, float]:
+    """Rank the passages filed under the study a question names first: its author's surname
+    once, author and year twice ("bell kalso 2018 verdict": A-3 Bell 2018, not C-2 Bell 2009).
+
+    The heading is a field of its own: in the passage's text the study's author and year are
+    two words among many, and "2018" stands in half the statement's headings."""
+    if boost == 1.0 or not studies or not words:
+        return fused
+    out = {}
+    for i, s in fused.items():
+        named = [year in years for name, year in studies[i] if name in words]
+        out[i] = s * boost ** (1 + max(named)) if named else s
+    return out
+
+
 CONTRAINDICATION_RANK = 3  # where a question about one patient finds a contraindication at worst
 # A passage lists a contraindication when it names a contraindicated population (its own words,
 # not its section's) and advises against ketamine for it.
@@ -363,6 +409,7 @@ class HybridRetriever:
         postings: Mapping[str, frozenset[int]] | None = None,
         carries: Sequence[frozenset[str]] = (),
         contraindications: Sequence[int] = (),
+        studies: Sequence[frozenset[tuple[str, str]]] = (),
     ):
         self.lexical = lexical
         self.dense = dense
@@ -372,6 +419,7 @@ class HybridRetriever:
         self.postings = postings or {}  # index term -> passages, for the coverage prior
         self.carries = carries  # the kinds of answer each passage carries (figures, dates)
         self.contraindications = contraindications  # passages that list a contraindication
+        self.studies = studies  # the (surname, year) of the studies each passage is filed under
 
     @classmethod
     def over(
@@ -401,6 +449,7 @@ class HybridRetriever:
                 and passage_populations(p.text, "") & CONTRAINDICATED
                 and _ADVISES_AGAINST_RE.search(p.text)
             ],
+            [studies_in_heading(p.section.parts) for p in index.passages],
         )
 
     @classmethod
@@ -464,6 +513,13 @@ class HybridRetriever:
         )
         fused = apply_coverage_prior(
             self.postings, fused, reading.concept_terms, settings.concept_coverage
+        )
+        fused = apply_study_prior(
+            self.studies,
+            fused,
+            frozenset(raw_words(reading.search_text)),
+            years_typed(reading.question),
+            settings.study_boost,
         )
         fused = apply_answer_type_prior(
             self.carries, fused, reading.answer_types, settings.answer_type_boost
