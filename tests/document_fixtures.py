@@ -3,8 +3,10 @@
 Test fixtures only, made by the tests: a title page, the contents (with the real page numbers,
 found by a first rendering), bold headings, "•" bullets, a running header with the document code,
 "Page N of M" footers and some words hyphenated across lines. The text is the source's, so a
-passage read back from the PDF can be compared with the .txt. Needs a Unicode TTF (DejaVu, from
-Debian's `fonts-dejavu-core`) for the curly quotes, en-dashes, α and superscripts.
+passage read back from the PDF can be compared with the .txt. A revision (tests/revisions.py)
+renders the same way: contents rows in any numbering, Markdown headings set in bold without
+their marks, "-", "•" and numbered list markers as hanging list items. Needs a Unicode TTF
+(DejaVu, from Debian's `fonts-dejavu-core`) for the curly quotes, en-dashes, α and superscripts.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from pathlib import Path
 
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"),)
 SOFT_HYPHEN = "\u00ad"
-CONTENTS_ROW_RE = re.compile(r"^(Section [IVX]+\.|Appendix \d+:|Bibliography)\t+(.*?)\t+Page \d+")
+CONTENTS_ROW_RE = re.compile(r"^([^\t]+?)\t+([^\t]*?)\t+Page \d+")  # label, title, page
 HEADING_RE = re.compile(
     r"^(Section [IVX]+\.|[A-D]\. |Synopsis$|CONTENTS$|Table of Contents$|Literature review:$)"
 )
-ITEM_RE = re.compile(r"^(- )?[A-Z]-\d+\.")
-BULLET_RE = re.compile(r"^(\s*)- (.*)$")
+ITEM_RE = re.compile(r"^((?:[-•]|\d{1,2}\.) )?[A-Z]-\d+\.")  # an item, bulleted or not
+BULLET_RE = re.compile(r"^(\s*)([-•]|\d{1,2}\.) (.*)$")
+MARKDOWN_HEADING_RE = re.compile(r"^#{1,6} (.*)$")
 
 
 def find_font() -> Path | None:
@@ -57,10 +60,25 @@ def _is_heading(line: str, prev_blank: bool, next_blank: bool) -> bool:
     return prev_blank and next_blank and short and not re.search(r"\d{4}", s)
 
 
-def _page_break_before(s: str) -> bool:
-    return bool(re.match(r"^(Section [IVX]+\.|BIBLIOGRAPHY$|PROPOSED MECHANISMS)", s)) or (
-        s.isupper() and s.startswith(("CONTENTS", "TABLE OF CONTENTS"))
-    )
+def _heads(s: str, label: str, title: str) -> bool:
+    """Whether heading `s` opens the region of contents row (`label`, `title`), in any case:
+    "Section I. KETAMINE AS …" for "Section I." and its title, "BIBLIOGRAPHY" for "Bibliography",
+    "PROPOSED MECHANISMS …" for "Appendix 1:" and that title."""
+    core = label.rstrip(".:–- ")
+    if not title:
+        return s.lower() == core.lower()
+    rest = s[len(core) :].lstrip(".:–- ") if s.lower().startswith(core.lower()) else s
+    return rest.lower() == title.lower()
+
+
+def _list_item(lines: list[str], i: int) -> re.Match[str] | None:
+    """A "-" or "•" line, or a numbered one beside another list line: a numbered line on its
+    own ("1. Inhibition of …") is a heading, not a list."""
+    m = BULLET_RE.match(lines[i])
+    if not m or m.group(2) in "-•":
+        return m
+    near = [lines[k] for k in (i - 1, i + 1) if 0 <= k < len(lines)]
+    return m if any(BULLET_RE.match(x) for x in near) else None
 
 
 def render(text: str, out: Path, code: str, font_dir: Path) -> Path:
@@ -94,6 +112,7 @@ def _render(text, out, code, font_dir, pages, first_pass):
     pdf.set_margins(20, 15, 20)
     pdf.add_page()
     lines = text.split("\n")
+    rows = [m.groups() for line in lines if (m := CONTENTS_ROW_RE.match(line.strip()))]
     in_front = True
     for i, raw in enumerate(lines):
         s = raw.strip()
@@ -103,40 +122,42 @@ def _render(text, out, code, font_dir, pages, first_pass):
         next_blank = i + 1 >= len(lines) or not lines[i + 1].strip()
         row = CONTENTS_ROW_RE.match(s)
         if row:
-            _contents_row(pdf, s, row, pages)
+            _contents_row(pdf, row, pages)
             continue
+        marked = MARKDOWN_HEADING_RE.match(s)  # printed in bold, without its marks
+        s = marked.group(1) if marked else s
         if s.startswith("“"):
             in_front = False
-        if _page_break_before(s) and pdf.get_y() > 40:
+        region = next((label for label, title in rows if _heads(s, label, title)), None)
+        contents = s.isupper() and s.startswith(("CONTENTS", "TABLE OF CONTENTS"))
+        if (region or contents) and pdf.get_y() > 40:
             pdf.add_page()
-        if s.startswith("Section ") or s in ("BIBLIOGRAPHY",) or s.startswith("PROPOSED"):
+        if region:
             in_front = False
-            key = {"BIBLIOGRAPHY": "Bibliography"}.get(s, s.split(".")[0])
-            key = "Appendix 1" if s.startswith("PROPOSED") else key
-            pages.setdefault(key, pdf.page_no()) if first_pass else None
-        _paragraph(pdf, raw, s, in_front, _is_heading(raw, prev_blank, next_blank), next_blank)
+            pages.setdefault(region, pdf.page_no()) if first_pass else None
+        heading = bool(marked) or _is_heading(s, prev_blank, next_blank)
+        _paragraph(pdf, _list_item(lines, i), s, in_front, heading, next_blank)
     pdf.output(str(out))
 
 
-def _contents_row(pdf, s, row, pages):
+def _contents_row(pdf, row, pages):
     label = row.group(1)
-    key = label.rstrip(".:")
     pdf.set_font("dejavu", "", 10)
     pdf.cell(35, 6, label)
     pdf.cell(110, 6, row.group(2))
-    pdf.cell(0, 6, f"Page {pages.get(key, 0)}", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 6, f"Page {pages.get(label, 0)}", new_x="LMARGIN", new_y="NEXT")
 
 
-def _paragraph(pdf, raw, s, in_front, heading, next_blank):
-    bullet = BULLET_RE.match(raw)
+def _paragraph(pdf, bullet, s, in_front, heading, next_blank):
     gap = 3.0 if next_blank else 1.2
     if bullet and not ITEM_RE.match(s):
         depth = 1 if bullet.group(1) else 0
+        marker = "•" if bullet.group(2) in "-•" else bullet.group(2)
         pdf.set_font("dejavu", "", 10)
         x = pdf.l_margin + 4 + 6 * depth
         pdf.set_x(x)
-        pdf.cell(5, 5, "•")
-        pdf.multi_cell(0, 5, hyphenate(bullet.group(2)), new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(max(5.0, pdf.get_string_width(marker) + 1.5), 5, marker)
+        pdf.multi_cell(0, 5, hyphenate(bullet.group(3)), new_x="LMARGIN", new_y="NEXT")
         pdf.ln(gap)
         return
     if in_front:
