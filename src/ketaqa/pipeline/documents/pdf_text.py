@@ -4,14 +4,18 @@ pypdf's text visitor reports each text run with its position and font. Runs are 
 printed lines; lines repeated at the top or bottom of most pages (a running header with the
 document code, a "Page N of M" footer) are dropped, and the footer's number becomes the printed
 page. Wrapped lines are joined into one logical line (a paragraph or a bullet); a larger gap
-leaves a blank line, as in the .txt. Words hyphenated across lines are rejoined, ligatures
-normalised and doubled spaces collapsed. That normalised text is the document: passages are
-verbatim spans of it, and their pages come from the page breaks recorded while joining.
+leaves a blank line, as in the .txt. Across a page break there is no gap to read: a line runs on
+when it reads on (lower case, after a hyphen or comma), or when a bold line continues a bold
+line that filled its measure (a heading wrapped at the foot of a page). Words hyphenated across
+lines are rejoined, ligatures normalised and doubled spaces collapsed. That normalised text is
+the document: passages are verbatim spans of it, and their pages come from the page breaks
+recorded while joining.
 """
 
 from __future__ import annotations
 
 import re
+import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -19,6 +23,7 @@ LIGATURES = {"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", 
 BULLET_GLYPHS = "•◦▪‣●○■–"
 PAGE_NUMBER_RE = re.compile(r"^(?:Page\s+)?(\d{1,4})(?:\s+(?:of|/)\s+\d{1,4})?$", re.I)
 MARGIN = 0.09  # top/bottom share of the page where running heads and feet stand
+FULL = 0.85  # a line this share as long as its type's usual wrapped line was cut by the margin
 HYPHEN_PREFIXES = frozenset(
     "non anti re pre post co sub semi multi self well long short high low intra inter over "
     "under mid extra counter cross ex".split()
@@ -167,10 +172,11 @@ def _join(body: list[PrintedLine], printed: dict[int, int], words: set[str]) -> 
     """Wrapped lines into logical lines; a new logical line on a bullet, a change of type, or
     a gap wider than the paragraph's line pitch; a blank line on a wide gap."""
     pitch = _pitch(body)
+    measures = _measures(body, pitch)
     out = PdfText("", [])
     prev: PrintedLine | None = None
     for line in body:
-        sep = _separator(prev, line, pitch)
+        sep = _separator(prev, line, pitch, measures)
         new_page = prev is None or line.page != prev.page
         if sep is None and out.text.endswith("-") and line.text[:1].islower():
             start = len(out.text) - 1
@@ -204,14 +210,38 @@ def _pitch(body: list[PrintedLine]) -> dict[str, float]:
     }
 
 
-def _separator(prev: PrintedLine | None, line: PrintedLine, pitch: dict[str, float]) -> str | None:
-    """None when `line` continues `prev`'s logical line, else "\\n" or "\\n\\n"."""
+def _type(line: PrintedLine) -> tuple[float, bool]:
+    return round(line.size, 1), line.bold
+
+
+def _measures(body: list[PrintedLine], pitch: dict[str, float]) -> dict[tuple[float, bool], float]:
+    """Per type (size and weight), the usual length in characters of a line that wrapped on
+    its page: a line about as long was cut by the margin, not by the end of its paragraph."""
+    lengths: dict[tuple[float, bool], list[int]] = {}
+    for a, b in zip(body, body[1:], strict=False):
+        if a.page == b.page and _separator(a, b, pitch, {}) is None:
+            lengths.setdefault(_type(a), []).append(len(a.text))
+    return {kind: statistics.median(n) for kind, n in lengths.items()}
+
+
+def _separator(
+    prev: PrintedLine | None,
+    line: PrintedLine,
+    pitch: dict[str, float],
+    measures: dict[tuple[float, bool], float],
+) -> str | None:
+    """None when `line` continues `prev`'s logical line, else "\\n" or "\\n\\n".
+
+    Across a page a bold line runs on only from a bold line that filled its measure: headings
+    are short, so a full one at the foot of a page was wrapped. Body text is not joined that
+    way, as a paragraph (a bibliography entry) often ends on a full line."""
     if prev is None:
         return ""
     new_type = line.bullet or line.bold != prev.bold or abs(line.size - prev.size) > 0.5
     if line.page != prev.page:
         reads_on = line.text[:1].islower() or prev.text.endswith(("-", ","))
-        if new_type or not reads_on or line.bold:
+        wrapped = len(prev.text) >= FULL * measures.get(_type(prev), float("inf"))
+        if new_type or not (wrapped if line.bold else reads_on):
             return "\n" if line.bullet else "\n\n"
         return None
     gap = prev.y - line.y
