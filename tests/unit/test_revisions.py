@@ -36,10 +36,15 @@ from revisions import (
 from ketaqa.config import REPO_ROOT
 from ketaqa.pipeline.documents.corpus import Document, load_pdf
 from ketaqa.pipeline.documents.library import load_corpus
+from ketaqa.pipeline.documents.linking import BRACKET_CITE_RE
 from ketaqa.pipeline.documents.outline import BlockKind
 from ketaqa.pipeline.documents.passages import MAX_WORDS, passages_from_outline, word_count
-from ketaqa.pipeline.documents.structure import parse_document
-from ketaqa.pipeline.documents.structure_report import structure_checks, structure_counts
+from ketaqa.pipeline.documents.structure import parse_document, parse_generic
+from ketaqa.pipeline.documents.structure_report import (
+    HUGE_BLOCK,
+    structure_checks,
+    structure_counts,
+)
 
 TODAY = (REPO_ROOT / "corpus" / "position-statement.txt").read_text(encoding="utf-8")
 REFERENCES = load_corpus(REPO_ROOT / "corpus").references
@@ -195,12 +200,46 @@ def test_an_unrecoverable_statement_warns_and_still_cites():
     doc, outline, passages = parsed(unrecoverable(TODAY))
     checks = structure_checks(doc, outline)
     assert any(c.startswith("no study items found") for c in checks)
-    assert any(c.startswith("a passage of") for c in checks)
     assert max(word_count(p.text) for p in passages) <= MAX_WORDS
     assert "cohen2018" in contraindication(passages).reference_keys
     a1 = next(p for p in passages if "Cochrane-style SR" in p.text)
     assert a1.reference_keys == ("orhurhu2019",)
+    c4 = next(p for p in passages if "The magnitude of reported benefit" in p.text)
+    assert c4.reference_keys == ("hocking2003",)
     assert not any(b.kind == BlockKind.ITEM for b in outline.blocks)
+
+
+def test_a_fallback_paragraph_of_several_items_cites_each_of_them():
+    """The C section lists its items as bullets with no blank line between them, so the
+    paragraph fallback reads C-1 to C-4 as one paragraph. It cited C-1 (a)'s review alone,
+    its part (b) and C-2 to C-4 not at all, and every passage cut from it as Noppers 2010.
+    Cut from today's file: each item's lines cite every study its heading names."""
+    c_items = TODAY[TODAY.index("- C-1.**") : TODAY.index("\n\nD. Paediatric literature")]
+    doc = Document("notes.txt", None, "PRE-2011 REPORTS\n\n" + c_items, "txt")  # type: ignore[arg-type]
+    outline = parse_generic(doc, REFERENCES)
+    assert [b.reference_keys for b in outline.blocks] == [
+        ("noppers2010", "niesters2014"),
+        ("bell2009",),
+        ("visser2006",),
+        ("hocking2003",),
+    ]
+    assert [doc.text[b.start : b.end].split(" ", 2)[1] for b in outline.blocks] == [
+        "C-1.**",
+        "C-2.**",
+        "C-3.**",
+        "C-4.**",
+    ]
+    for p in passages_from_outline(doc, outline):
+        label = next(b for b in outline.blocks if b.start <= p.start < b.end)
+        assert p.reference_keys == label.reference_keys, p.text[:60]
+
+
+def test_a_fallback_paragraph_cites_every_reference_it_mentions():
+    """Appendix 1's three in-text mentions, read as one paragraph: each names its record."""
+    lines = [line for line in TODAY.split("\n") if BRACKET_CITE_RE.search(line)]
+    doc = Document("notes.txt", None, "MECHANISMS\n\n" + "\n".join(lines), "txt")  # type: ignore[arg-type]
+    (block,) = parse_generic(doc, REFERENCES).blocks
+    assert block.reference_keys == ("visser2006", "niesters2014", "kissin2000")
 
 
 def test_contents_that_disagree_with_the_headings_are_named():
@@ -214,13 +253,16 @@ def test_contents_that_disagree_with_the_headings_are_named():
 @pytest.mark.parametrize("words", [130, 2400])
 def test_no_passage_is_over_the_limit_however_long_the_block(words):
     """One sentence with no full stop, as a failed parse leaves a list: cut at lines, then
-    between words, never longer than MAX_WORDS."""
+    between words, never longer than MAX_WORDS; a block many times the limit is named."""
     text = "HEADING ONE\n\n" + "\n".join(" ".join(["word"] * 7) for _ in range(words // 7))
     text += "\n" + " ".join(["long"] * words)
     doc = Document("notes.txt", None, text, "txt")  # type: ignore[arg-type]
-    passages = passages_from_outline(doc, parse_document(doc, ()))
+    outline = parse_document(doc, ())
+    passages = passages_from_outline(doc, outline)
     assert max(word_count(p.text) for p in passages) <= MAX_WORDS
     assert all(text[p.start : p.end] == p.text for p in passages)
+    huge = [c for c in structure_checks(doc, outline) if c.startswith("a passage of")]
+    assert bool(huge) == (2 * words > HUGE_BLOCK), huge
 
 
 def test_the_about_panel_shows_the_structure_warning_first():

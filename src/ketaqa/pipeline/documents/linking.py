@@ -54,6 +54,12 @@ class ReferenceLinker:
             return scored[0][2]
         return None
 
+    def studies_named(self, citations: list[str]) -> tuple[str, ...]:
+        """Keys of the records these verbatim citations name, each by its first author: an item
+        heading and the part lines under it ("C-1. (a) Noppers I, …", "(b) Niesters M, …")."""
+        found = (self.best_match(list(self.references), c, same_author=True) for c in citations)
+        return tuple(dict.fromkeys(ref.key for ref in found if ref))
+
     def by_citation_prefix(self, prefix: str) -> list[str]:
         """Keys of references cited at a place whose description starts with `prefix`."""
         return [r.key for r in self.references if any(c.startswith(prefix) for c in r.cited_in)]

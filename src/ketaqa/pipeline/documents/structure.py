@@ -4,8 +4,10 @@ The position statement is parsed by its real layout (`documents.statement`) into
 `Block`s that know their section path, printed pages and the reference they report. Other
 documents, and a statement whose sections cannot be found, fall back to paragraphs under their
 own headings (Markdown, bold or larger PDF type, upper case), with pages from the PDF and the
-references the paragraphs cite: an item heading ("A-1. Orhurhu V, …") and the paragraphs after
-it cite its study, and an in-text mention ("[Visser & Schug, 2006]") its record.
+references the paragraphs cite: an item heading ("A-1. Orhurhu V, …") and the lines and
+paragraphs after it cite its study (every study it names: C-1's "(a)" and "(b)"), and an in-text
+mention ("[Visser & Schug, 2006]") its record. A paragraph holding several item headings (the
+C section lists its items as bullets) is cut before each, so every part cites its own item.
 
 Blocks are spans `[start, end)` of the document text: nothing here edits or rewrites the source.
 """
@@ -13,9 +15,10 @@ Blocks are spans `[start, end)` of the document text: nothing here edits or rewr
 from __future__ import annotations
 
 import re
+from itertools import takewhile
 
 from ketaqa.pipeline.documents.corpus import Document, Reference
-from ketaqa.pipeline.documents.layout import ITEM_RE, is_position_statement
+from ketaqa.pipeline.documents.layout import ITEM_PART_RE, ITEM_RE, is_position_statement
 from ketaqa.pipeline.documents.linking import ReferenceLinker
 from ketaqa.pipeline.documents.outline import Block, BlockKind, Outline, PageSpan, SectionPath
 from ketaqa.pipeline.documents.statement import StatementParser
@@ -87,16 +90,40 @@ def parse_generic(doc: Document, references: tuple[Reference, ...] = ()) -> Outl
                 continue
             start += len(first) + (len(rest) - len(rest.lstrip()))
         path = SectionPath((title, *(name for _, name in stack)))
-        page = doc.page_at(start)
-        last = doc.page_at(end - 1)
-        text = doc.text[start:end]
-        if references and ITEM_RE.match(text.split("\n", 1)[0].strip()):
-            ref = linker.best_match(list(references), text.split("\n", 1)[0], same_author=True)
-            item_keys = (ref.key,) if ref else ()
-        in_text = tuple(r.key for r in linker.in_text(text)) if references else ()
-        keys = tuple(dict.fromkeys((*item_keys, *in_text)))
-        blocks.append(Block(start, end, BlockKind.PARAGRAPH, path, PageSpan(page, last), keys))
+        for s, e in _item_runs(doc.text, start, end) if references else [(start, end)]:
+            text = doc.text[s:e]
+            item_keys = _studies(linker, text) if _opens_item(text) else item_keys
+            in_text = tuple(r.key for r in linker.in_text(text)) if references else ()
+            keys = tuple(dict.fromkeys((*item_keys, *in_text)))
+            pages = PageSpan(doc.page_at(s), doc.page_at(e - 1))
+            blocks.append(Block(s, e, BlockKind.PARAGRAPH, path, pages, keys))
     return Outline(doc.doc_id, tuple(blocks))
+
+
+def _opens_item(text: str) -> bool:
+    return bool(ITEM_RE.match(text.split("\n", 1)[0].strip()))
+
+
+def _item_runs(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """`[start, end)` cut before each line that opens an item, so the lines under each item
+    heading cite its study and not the first study of the paragraph; each run trimmed."""
+    cuts, pos = [start], start
+    for line in text[start:end].split("\n"):
+        if pos > start and ITEM_RE.match(line.strip()):
+            cuts.append(pos)
+        pos += len(line) + 1
+    runs = []
+    for a, b in zip(cuts, [*cuts[1:], end], strict=True):
+        run = text[a:b]
+        runs.append((a + len(run) - len(run.lstrip()), a + len(run.rstrip())))
+    return runs
+
+
+def _studies(linker: ReferenceLinker, run: str) -> tuple[str, ...]:
+    """Every study the item heading opening `run` names: its line and the "(b) …" part lines
+    under it."""
+    lines = [line.strip() for line in run.split("\n")]
+    return linker.studies_named([lines[0], *takewhile(ITEM_PART_RE.match, lines[1:])])
 
 
 def is_plain_heading(line: str, set_apart: bool) -> bool:
