@@ -23,7 +23,7 @@ from ketaqa.pipeline.documents.outline import (
 )
 from ketaqa.pipeline.documents.structure import parse_document
 
-CHUNKER_VERSION = "statement-v3"
+CHUNKER_VERSION = "statement-v4"  # v4: PDF headings wrapped across a page, fallback cut per item
 SHORT_BULLET_WORDS = 25  # bullets up to this long are grouped with their neighbours
 BULLET_RUN_WORDS = 60  # ... into runs of at most this many words
 
