@@ -203,3 +203,20 @@ def test_export_failure_is_reported_and_torch_is_used(tmp_path, monkeypatch):
     assert ensure_fast_encoder(tmp_path, messages.append) is False
     assert any("onnx" in m and "torch" in m for m in messages)
     assert isinstance(query_encoder(tmp_path, export_missing=True), Encoder)
+
+
+@pytest.mark.slow
+def test_fixed_vectors_are_kept_beside_the_encoder_and_a_damaged_copy_is_remade(fast):
+    from ketaqa.pipeline.indexing.fast_encoder import encode_fixed
+
+    texts = ["schizophrenia", "methamphetamine", "raised intracranial pressure"]
+    first = encode_fixed(fast, texts)
+    kept = list(fast.path.parent.glob("fixed-*.npy"))
+    assert kept and np.allclose(first, fast.encode(texts), atol=1e-6)
+    again = encode_fixed(fast, texts)  # read, not encoded: the same numbers exactly
+    assert np.array_equal(first, again)
+    for path in kept:
+        path.write_bytes(b"not a numpy file")
+    assert np.allclose(encode_fixed(fast, texts), first, atol=1e-6)
+    # other texts never read the kept vectors
+    assert encode_fixed(fast, texts[:2]).shape == (2, first.shape[1])

@@ -278,11 +278,23 @@ def cmd_index(args: argparse.Namespace) -> int:
         _progress(f"{len(index.passages)} passages indexed")
     ensure_fast_encoder(settings.index_dir, _progress)
     ensure_english_table(settings.index_dir, _progress)
+    _keep_question_reader_vectors(settings)
     if (args.backend or settings.backend.kind) == "milvus":
         from ketaqa.pipeline.search.backends import build_milvus
 
         build_milvus(settings, rebuild=args.rebuild, progress=_progress)
     return 0
+
+
+def _keep_question_reader_vectors(settings) -> None:
+    """Encode what the question reader compares words with (the lexicon's population phrases)
+    now, beside the ONNX encoder, so the first `ketaqa ask` does not."""
+    from ketaqa.pipeline.answering.assistant import Assistant
+    from ketaqa.pipeline.indexing.fast_encoder import load_fast_encoder
+
+    if settings.backend.kind == "milvus" or load_fast_encoder(settings.index_dir) is None:
+        return  # no local index to open, or questions go through torch: nothing to keep
+    Assistant.open_for_queries(settings).read_phrases()
 
 
 def _structure_report(corpus_dir, index_dir) -> None:

@@ -21,6 +21,7 @@ from ketaqa.pipeline.documents.outline import BlockKind
 from ketaqa.pipeline.documents.passages import listed_only_authors
 from ketaqa.pipeline.indexing.embedding import Encoder, TextEncoder, general_vocabulary
 from ketaqa.pipeline.indexing.english import EnglishFrequency
+from ketaqa.pipeline.indexing.fast_encoder import encode_fixed
 from ketaqa.pipeline.indexing.index import Index, index_status
 from ketaqa.pipeline.search.backends import open_search
 from ketaqa.pipeline.search.query import MEANING_SIMILARITY, QueryAnalysis, QueryReader
@@ -201,9 +202,8 @@ class Assistant:
         missing concept ("methadone" is near "heroin" but is not what the statement says)."""
         if not words:
             return {}
-        if self._phrase_vectors is None:  # once, on the first question that needs it
-            self._phrases = self.reader.population_phrases()
-            self._phrase_vectors = self.encoder.encode([t for t, _ in self._phrases])
+        if self._phrase_vectors is None:
+            self.read_phrases()
         similarity = word_vectors @ self._phrase_vectors.T
         meant = {}
         for word, row in zip(words, similarity, strict=True):
@@ -211,6 +211,12 @@ class Assistant:
             if float(row[best]) >= MEANING_SIMILARITY:
                 meant[word] = self._phrases[best][1]
         return meant
+
+    def read_phrases(self) -> None:
+        """The population phrases' vectors, once: read from beside the ONNX encoder when
+        `ketaqa index` (or an earlier question) kept them, else encoded."""
+        self._phrases = self.reader.population_phrases()
+        self._phrase_vectors = encode_fixed(self.encoder, [t for t, _ in self._phrases])
 
     def signals(self, question: str) -> dict[str, float]:
         """The verdict model's inputs for one question, exactly as `ask` computes them."""

@@ -16,6 +16,8 @@ tokenizer's own lower-casing) to a cosine of 0.9999 or better, which `export_onn
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import logging
 import os
@@ -241,6 +243,32 @@ def load_fast_encoder(index_dir: Path, model_path: Path | None = None) -> OnnxEn
     except (ImportError, KetaqaError) as exc:
         log.warning("fast query encoder unavailable: %s", exc)
         return None
+
+
+def encode_fixed(encoder: TextEncoder, texts: list[str]) -> np.ndarray:
+    """Vectors of texts that change only with the code (the lexicon's population phrases),
+    kept beside the ONNX encoder that made them: a cold `ketaqa ask` reads them instead of
+    encoding them (about 0.13 s). They are named by the texts' hash inside the encoder's own
+    folder, so another model or another lexicon never reads them. Another encoder, an
+    unreadable file or a failed write just encodes."""
+    if not isinstance(encoder, OnnxEncoder):
+        return encoder.encode(texts)
+    digest = hashlib.sha256("\n".join(texts).encode("utf-8")).hexdigest()[:16]
+    path = encoder.path.parent / f"fixed-{digest}.npy"
+    try:
+        vectors = np.load(path, allow_pickle=False)
+        if vectors.shape == (len(texts), DIMENSION) and vectors.dtype == np.float32:
+            return vectors
+    except (OSError, ValueError):
+        pass
+    vectors = encoder.encode(texts)
+    buffer = io.BytesIO()
+    np.save(buffer, vectors, allow_pickle=False)
+    try:
+        write_atomic(path, buffer.getvalue())
+    except OSError as exc:
+        log.info("fixed vectors not kept (%s); encoded each time", exc)
+    return vectors
 
 
 def query_encoder(
