@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 TABLE_FILE = "english-zipf.sqlite"
 TABLE_FORMAT = 1
+MAX_REMEMBERED = 200_000  # words looked up once per process (a question asks ~6)
 PLAIN_WORD = re.compile(r"[a-z]+")  # what the table holds; anything else goes to wordfreq
 
 
@@ -48,8 +49,17 @@ class EnglishFrequency:
         self._db: sqlite3.Connection | None = None
         self._opened = False
         self._lock = threading.Lock()  # one connection, shared by the app's worker threads
+        self._seen: dict[str, float] = {}  # the table never changes under a running process
 
     def __call__(self, word: str) -> float:
+        known = self._seen.get(word)
+        if known is None:
+            known = self._lookup(word)
+            if len(self._seen) < MAX_REMEMBERED:
+                self._seen[word] = known
+        return known
+
+    def _lookup(self, word: str) -> float:
         if PLAIN_WORD.fullmatch(word):
             with self._lock:
                 db = self._table()
