@@ -106,12 +106,18 @@ def test_a_verdict_never_rests_on_a_bibliography_entry(assistant):
     """For a clinical question the evidence passages exclude entries, citation headings, the
     title and the contents; a look-up of a publication may rest on them."""
     analysis, hits, _ = assistant.retrieve("ketamine for depression", 10)
-    evidence = assistant.answerer.evidence(hits, analysis.lookup)
+    evidence = assistant.answerer.evidence(hits, analysis)
     assert evidence and all(assistant.index.passages[i].kind not in PRIOR_KINDS for i in evidence)
     analysis, hits, _ = assistant.retrieve("Which paper reported antidepressant effects?", 10)
     assert analysis.lookup
-    evidence = assistant.answerer.evidence(hits, analysis.lookup)
+    evidence = assistant.answerer.evidence(hits, analysis)
     assert any(assistant.index.passages[i].kind == "entry" for i in evidence)
+    # a question about the document itself is answered by its contents
+    question = "According to the contents list, what page does Section II start on?"
+    analysis, hits, _ = assistant.retrieve(question, 10)
+    assert analysis.about_document
+    evidence = assistant.answerer.evidence(hits, analysis)
+    assert assistant.index.passages[evidence[0]].kind == "contents"
 
 
 def test_a_terse_clinical_question_shows_the_statement_before_the_bibliography(assistant):
