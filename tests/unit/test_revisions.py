@@ -106,11 +106,10 @@ def test_the_default_revision_is_todays_file():
     assert revise(TODAY, Revision()) == TODAY
 
 
-@given(revisions)
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-def test_a_drawn_revision_keeps_its_structure(revision):
+def assert_structure_kept(revision, doc, outline, passages) -> None:
+    """The items and sections the revision should have, every entry linked, no structure
+    warning, no passage over the limit, every passage verbatim."""
     today = structure_counts(parsed(TODAY)[1])
-    doc, outline, passages = parsed(revise(TODAY, revision))
     counts = structure_counts(outline)
     assert (counts.items, counts.sections) == expected_counts(revision, today.items, today.sections)
     assert counts.entries == today.entries and counts.entries_linked == today.entries
@@ -118,6 +117,13 @@ def test_a_drawn_revision_keeps_its_structure(revision):
     assert max(word_count(p.text) for p in passages) <= MAX_WORDS
     for p in passages:
         assert doc.text[p.start : p.end] == p.text
+
+
+@given(revisions)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_a_drawn_revision_keeps_its_structure(revision):
+    doc, outline, passages = parsed(revise(TODAY, revision))
+    assert_structure_kept(revision, doc, outline, passages)
     ci = contraindication(passages)
     assert ci.reference_keys == ("cohen2018",) and "(ii) contraindications" in str(ci.section)
 
@@ -132,16 +138,9 @@ def test_a_pdf_of_a_drawn_revision_keeps_its_structure(revision, tmp_path_factor
     """The revision printed as a PDF parses as its .txt does: the items and sections expected,
     every bibliography entry linked, A-2 (ii) holding the contraindications, no passage over
     the limit, and the same passages with the same sections and citations."""
-    today = structure_counts(parsed(TODAY)[1])
     text = revise(TODAY, revision)
     doc, outline, passages = parsed_pdf(text, tmp_path_factory.mktemp("revision-pdf"))
-    counts = structure_counts(outline)
-    assert (counts.items, counts.sections) == expected_counts(revision, today.items, today.sections)
-    assert counts.entries == today.entries and counts.entries_linked == today.entries
-    assert structure_checks(doc, outline) == []
-    assert max(word_count(p.text) for p in passages) <= MAX_WORDS
-    for p in passages:
-        assert doc.text[p.start : p.end] == p.text
+    assert_structure_kept(revision, doc, outline, passages)
     answer = [p for p in passages if "(ii) contraindications" in str(p.section)]
     assert answer and all(p.reference_keys == ("cohen2018",) for p in answer)
     held = read_alike(" ".join(p.text for p in answer))
