@@ -24,7 +24,8 @@ from ketaqa.pipeline.search.query import (
     QueryAnalysis,
     passage_populations,
 )
-from ketaqa.pipeline.search.retrieve import DOCUMENT_KINDS, PRIOR_KINDS, Hit
+from ketaqa.pipeline.search.question_form import DOCUMENT_KINDS
+from ketaqa.pipeline.search.retrieve import PRIOR_KINDS, Hit
 
 LEXICAL_WEIGHT_IN_HIGHLIGHT = 0.5
 EVIDENCE_PASSAGES = 3  # how many top evidence passages the verdict looks at

@@ -56,9 +56,10 @@ _DOCUMENT_RE = re.compile(
     r"|\b(front|title|cover) page\b",
     re.IGNORECASE,
 )
+DOCUMENT_KINDS = ("title", "contents")  # name this document: never a look-up's answer
 # the parts of a document that describe the document: its title, contents, epigraph and the
 # back matter about it ("Document information": definitions, disclaimer, dates, copyright)
-DOCUMENT_PART_KINDS = ("title", "contents", "epigraph")
+DOCUMENT_PART_KINDS = (*DOCUMENT_KINDS, "epigraph")
 
 
 def about_this_document(text: str) -> bool:

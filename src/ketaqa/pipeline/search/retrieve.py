@@ -24,7 +24,7 @@ from ketaqa.pipeline.indexing.index import Index
 from ketaqa.pipeline.indexing.tokenizer import raw_words
 from ketaqa.pipeline.search.bm25 import Parameters, SparseBM25
 from ketaqa.pipeline.search.query import CONTRAINDICATED, QueryAnalysis, passage_populations
-from ketaqa.pipeline.search.question_form import passage_answer_types
+from ketaqa.pipeline.search.question_form import DOCUMENT_KINDS, passage_answer_types
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,6 @@ def top_k(scores: dict[int, float], k: int) -> list[int]:
 # Passages that name things rather than say things: bibliography entries, the citation
 # headings of Section I items and Section II studies, the title, the contents.
 PRIOR_KINDS = ("entry", "item", "title", "contents")
-DOCUMENT_KINDS = ("title", "contents")  # name this document: never a look-up's answer
 ENTRY_CAP = 0.99  # a clinical question's entries score at most this share of its best passage
 
 
@@ -496,7 +495,8 @@ class HybridRetriever:
         self, fused: dict[int, float], reading: QueryAnalysis, settings: RetrievalSettings
     ) -> dict[int, float]:
         """The priors on fused scores, in order: entries, populations, concept coverage, the
-        kind of answer, and no entry above the statement for a clinical question (`search`
+        study named, the kind of answer, no entry above the statement for a clinical question,
+        and a listed contraindication within reach of a question about one patient (`search`
         and the bench's stage timing share this)."""
         fused = apply_entry_prior(
             self.kinds,
