@@ -17,7 +17,7 @@ checked against the statement's own words rather than a list:
   pain": the statement says "phantom limb"; "infusion rats": "infusion rates"). The neighbour
   is what a speller cannot see, and what tells a slip from a word meant as typed;
 - a *truncation* of a common word, read in context: the token begins a longer statement word
-  that stands in a line sharing a rare word with the question ("neuro excitability",
+  that stands in a passage sharing a rare word with the question ("neuro excitability",
   "retro studies" in Maher's review). Without that support a common word means itself.
 
 A token read none of these ways, short and rare in English ("medd"), is *unrecognised*: shown
@@ -103,9 +103,9 @@ class ShorthandReader:
         bigrams: set[tuple[str, str]] = set()  # two words the statement writes side by side
         for line in lines:  # each distinct line once: a heading repeated per passage is one
             found = _WORD_RE.findall(line)
-            line_words = frozenset(p for w in found for p in w.split("-"))
-            line_df.update(line_words)
             split = [p for w in found for p in w.split("-")]
+            line_words = frozenset(split)
+            line_df.update(line_words)
             bigrams.update(zip(split, split[1:], strict=False))
             for w in found:
                 words.update(w.split("-"))
@@ -198,10 +198,10 @@ class ShorthandReader:
         if len(token) < 4:
             return None
         best, support = None, CONTEXT_SUPPORT
+        others = question - {token} - self.stopwords
         for w in self._by_initial.get(token[0], ()):
             if not w.startswith(token) or len(w) < len(token) + 2:
                 continue
-            others = question - {token} - self.stopwords
             fit = max(
                 (sum(1 / self._text_df[q] for q in others & text) for text in self._word_texts[w]),
                 default=0.0,
