@@ -292,9 +292,12 @@ def _keep_question_reader_vectors(settings) -> None:
     from ketaqa.pipeline.answering.assistant import Assistant
     from ketaqa.pipeline.indexing.fast_encoder import load_fast_encoder
 
-    if settings.backend.kind == "milvus" or load_fast_encoder(settings.index_dir) is None:
-        return  # no local index to open, or questions go through torch: nothing to keep
-    Assistant.open_for_queries(settings).read_phrases()
+    if settings.backend.kind == "milvus":
+        return  # no local index to open
+    encoder = load_fast_encoder(settings.index_dir)
+    if encoder is None:
+        return  # questions go through torch: nothing to keep
+    Assistant.open(settings, encoder).read_phrases()  # the one ONNX session, not a second
 
 
 def _structure_report(corpus_dir, index_dir) -> None:
