@@ -273,3 +273,12 @@ def test_populations_read_by_meaning_steer_ranking_but_stay_missing(reader):
     assert meant.meant_populations == ("psychoses",)
     assert "psychoses" not in meant.populations  # no contraindication verdict rests on it
     assert meant.missing_concepts == analysis.missing_concepts
+
+
+def test_one_patient_is_read_after_the_spelling_fixes(reader):
+    """A misspelt drug name must not hide that the question is about one patient: then the
+    verdict never says "not covered" above the listed contraindications."""
+    reading = reader.read("delusional disorder pt, poorly controled on meds - ok for ketamin?")
+    assert ("ketamin", "ketamine") in reading.corrections
+    assert reading.about_patient
+    assert not reader.read("what are the contraindicatoins to ketamin?").about_patient

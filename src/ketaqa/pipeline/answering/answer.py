@@ -77,10 +77,9 @@ class Answerer:
         self._idf = {t: math.log(1 + n / d) for t, d in df.items()}
         self._oov_idf = math.log(1 + n)  # a term the corpus never uses weighs the most
         self._token_sets = [set(t) for t in index.tokens]
-        self._unit_terms = [
-            [set(index.tokenizer.tokenize(p.text[s:e])) for s, e in spans]
-            for p, spans in zip(index.passages, index.unit_spans, strict=True)
-        ]
+        # each passage's units as term sets, tokenised when a passage is first highlighted:
+        # a cold `ketaqa ask` highlights five passages, not all of them
+        self._unit_terms: dict[int, list[set[str]]] = {}
         self._kinds = [p.kind for p in index.passages]
         self._contraindications = [
             passage_populations(p.text, str(p.section)) & CONTRAINDICATED for p in index.passages
@@ -162,7 +161,7 @@ class Answerer:
         total = sum(self.idf(t) for t in terms) or 1.0
         best, best_score = spans[0], -math.inf
         for (start, end), sim, unit_terms in zip(
-            spans, similarity, self._unit_terms[i], strict=True
+            spans, similarity, self.unit_terms(i), strict=True
         ):
             lexical = sum(self.idf(t) for t in terms if t in unit_terms) / total
             score = float(sim) + LEXICAL_WEIGHT_IN_HIGHLIGHT * lexical
@@ -171,6 +170,14 @@ class Answerer:
             if score > best_score:
                 best, best_score = (start, end), score
         return best, best_score
+
+    def unit_terms(self, i: int) -> list[set[str]]:
+        """The terms of each unit (bullet or sentence) of passage `i`."""
+        if i not in self._unit_terms:
+            text = self.index.passages[i].text
+            tokenize = self.index.tokenizer.tokenize
+            self._unit_terms[i] = [set(tokenize(text[s:e])) for s, e in self.index.unit_spans[i]]
+        return self._unit_terms[i]
 
     def terms(self, analysis: QueryAnalysis) -> list[str]:
         return list(dict.fromkeys(self.index.tokenizer.tokenize(analysis.search_text)))

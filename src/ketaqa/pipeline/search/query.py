@@ -407,7 +407,7 @@ class QueryReader:
             **self._head(concepts),
             answer_type=answer_type(question),
             about_document=about_this_document(question),
-            about_patient=about_one_patient(question),
+            about_patient=about_one_patient(text),  # read after its spelling fixes
             listed_only=self._listed_only(text),
         )
 
