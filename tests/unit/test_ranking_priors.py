@@ -131,6 +131,27 @@ def test_a_question_about_one_patient_always_reaches_a_listed_contraindication()
     assert sorted(absent, key=absent.get, reverse=True)[2] == 7
 
 
+def test_asked_whether_to_give_it_to_one_patient_the_contraindication_comes_first():
+    """The form of the ask, not the condition's name, decides: "is he a reasonable candidate?"
+    is answered by the list of contraindications; "what rate was used?" is not."""
+    from ketaqa.pipeline.search.question_form import asks_whether_to_treat
+    from ketaqa.pipeline.search.retrieve import contraindication_within_reach
+
+    assert asks_whether_to_treat(
+        "61M with heart failure booked for ketamine - reasonable candidate?"
+    )
+    assert asks_whether_to_treat(
+        "23F, blocked shunt. Ketamine suggested. What does the statement advise?"
+    )
+    assert asks_whether_to_treat("pt snorting special K most weekends - ok for ket infusions?")
+    assert not asks_whether_to_treat("A 16-year-old boy: what rate of ketamine did the cohort use?")
+    assert not asks_whether_to_treat("Is ketamine safe in patients with liver disease?")  # no one
+    fused = {0: 1.0, 1: 0.9, 2: 0.8, 3: 0.7, 9: 0.1}
+    first = contraindication_within_reach([9], fused, True, whether_to_treat=True)
+    assert max(first, key=first.get) == 9
+    assert contraindication_within_reach([9], fused, False, whether_to_treat=True) == fused
+
+
 def test_a_study_named_by_author_and_year_ranks_its_own_passages_first():
     from ketaqa.pipeline.search.retrieve import apply_study_prior, studies_in_heading, years_typed
 

@@ -31,6 +31,7 @@ from ketaqa.pipeline.search.question_form import (
     about_this_document,
     answer_type,
     asks_for_citation,
+    asks_whether_to_treat,
     names_publication_kind,
 )
 from ketaqa.pipeline.search.shorthand import ShorthandReader
@@ -171,6 +172,8 @@ class QueryAnalysis:
     # populations named only by words read by meaning ("schizoaffective"): ranking only
     meant_populations: tuple[str, ...] = ()
     about_patient: bool = False  # about ketamine for one particular patient (`about_one_patient`)
+    # ... and asks whether it may be given to them (`asks_whether_to_treat`)
+    whether_to_treat: bool = False
     # surnames of authors whose papers the corpus only lists in a bibliography ("marchetti")
     listed_only: tuple[str, ...] = ()
 
@@ -408,6 +411,7 @@ class QueryReader:
             answer_type=answer_type(question),
             about_document=about_this_document(question),
             about_patient=about_one_patient(text),  # read after its spelling fixes
+            whether_to_treat=asks_whether_to_treat(text),
             listed_only=self._listed_only(text),
         )
 

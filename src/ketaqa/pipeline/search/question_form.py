@@ -106,6 +106,26 @@ def about_one_patient(text: str) -> bool:
     return bool(_ONE_PATIENT_RE.search(text) and _KETAMINE_RE.search(text))
 
 
+# Whether to give it: "ok?", "safe?", "go ahead?", "a reasonable candidate?", "any concerns?",
+# "can she have it?", "what does the statement advise?". Asked of one patient, the statement's
+# answer is its list of contraindications, whatever the condition is called; read from the form
+# of the ask, never from the condition.
+_WHETHER_TO_TREAT_RE = re.compile(
+    r"\b(ok|okay|safe|safely|go(ing)? ahead|proceed|appropriate|reasonable|sensible|suitable"
+    r"|advisable|acceptable|candidate|concerns?|an option|off the table|contraindicat\w*|matter"
+    r"|should (we|i|she|he|they) (still )?(start|give|go|proceed|use|offer|refer|book|set|have)"
+    r"|can (she|he|they|we|i) (have|give|get|receive|be given)|giving (it|ketamine|him|her)"
+    r"|what does the (\w+ )?(statement|consensus|college) (\w+ )?(advise|recommend|say about)"
+    r")\b",
+    re.IGNORECASE,
+)
+
+
+def asks_whether_to_treat(text: str) -> bool:
+    """Whether a question about one patient asks if ketamine may be given to them."""
+    return about_one_patient(text) and bool(_WHETHER_TO_TREAT_RE.search(text))
+
+
 def asks_for_citation(text: str) -> bool:
     """Whether the text looks up a publication (then bibliography entries are answers)."""
     return bool(_LOOKUP_RE.search(text))

@@ -323,17 +323,22 @@ _ADVISES_AGAINST_RE = re.compile(
 
 
 def contraindication_within_reach(
-    contraindications: Sequence[int], fused: dict[int, float], about_patient: bool
+    contraindications: Sequence[int],
+    fused: dict[int, float],
+    about_patient: bool,
+    whether_to_treat: bool = False,
 ) -> dict[int, float]:
     """For a question about one patient, the best-scoring passage that lists a
     contraindication is ranked no lower than third, whatever words the patient's condition
     was named in ("ice", "special K", "a VP shunt"): missing it is the worst failure, and the
-    clinician reads the statement's own list."""
-    if not about_patient or not contraindications or len(fused) < CONTRAINDICATION_RANK:
+    clinician reads the statement's own list. When the question asks whether ketamine may be
+    given to that patient ("is he a reasonable candidate?"), the list is what answers: first."""
+    rank = 1 if whether_to_treat else CONTRAINDICATION_RANK
+    if not about_patient or not contraindications or len(fused) < rank:
         return fused
     best = max(contraindications, key=lambda i: (fused.get(i, 0.0), -i))
     ranked = sorted((s for i, s in fused.items() if i != best), reverse=True)
-    floor = ranked[CONTRAINDICATION_RANK - 1]  # what the passage must beat to be third
+    floor = ranked[rank - 1]  # what the passage must beat to reach its rank
     if fused.get(best, 0.0) > floor:
         return fused
     return {**fused, best: floor * 1.000001}
@@ -525,4 +530,6 @@ class HybridRetriever:
             self.carries, fused, reading.answer_types, settings.answer_type_boost
         )
         fused = entries_after_statement(self.kinds, fused, reading.keeps_entries)
-        return contraindication_within_reach(self.contraindications, fused, reading.about_patient)
+        return contraindication_within_reach(
+            self.contraindications, fused, reading.about_patient, reading.whether_to_treat
+        )
