@@ -100,6 +100,7 @@ class Assistant:
             word_frequency=EnglishFrequency(self.settings.index_dir),
             reference_texts=[p.text for p in passages if p.kind == BlockKind.ENTRY],
             listed_only_authors=listed_only_authors(passages, self.index.references),
+            keep_vocabulary_in=self.settings.index_dir,
         )
         self.sources = SourceEvidenceFinder(self.index)
 

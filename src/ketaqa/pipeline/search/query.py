@@ -35,6 +35,7 @@ from ketaqa.pipeline.search.question_form import (
     names_publication_kind,
 )
 from ketaqa.pipeline.search.shorthand import ShorthandReader
+from ketaqa.pipeline.search.vocabulary import corpus_vocabulary
 
 LEXICON_FILE = Path(__file__).with_name("lexicon.json")
 
@@ -305,31 +306,25 @@ class QueryReader:
         word_frequency: Callable[[str], float] | None = None,
         reference_texts: Iterable[str] = (),
         listed_only_authors: frozenset[str] = frozenset(),
+        keep_vocabulary_in: Path | None = None,
     ):
         """`texts`: what the corpus says, headings included; `reference_texts`: its
         bibliography entries. A concept counts as mentioned when it occurs in `texts`, or, for
         a question that looks up a publication, in the bibliography too: that a paper's title
-        says "depression" does not mean the statement says anything about depression."""
+        says "depression" does not mean the statement says anything about depression.
+        `keep_vocabulary_in`: the index folder, where their vocabulary is kept between runs."""
         self.tokenizer = tokenizer
         self.lexicon = load_lexicon() if lexicon is None else lexicon
         self._word_frequency = word_frequency or english_zipf
-        references = list(reference_texts)
-        texts = list(texts)
-        self.body_terms = {t for text in texts for t in tokenizer.tokenize(text)}
-        self.all_terms = self.body_terms | {
-            t for text in references for t in tokenizer.tokenize(text)
-        }
-        self._texts = tuple(texts)  # the statement's own words, for shorthand readings
+        texts = tuple(texts)
+        vocabulary = corpus_vocabulary(tokenizer, texts, tuple(reference_texts), keep_vocabulary_in)
+        self.body_terms = vocabulary.body_terms
+        self.all_terms = vocabulary.body_terms | vocabulary.reference_terms
+        self._texts = texts  # the statement's own words, for shorthand readings
         self.listed_only_authors = listed_only_authors
-        texts += references
-        counts: dict[str, int] = {}
-        for text in texts:
-            for w in raw_words(text):
-                counts[w] = counts.get(w, 0) + 1
+        counts = vocabulary.word_counts
         self.corpus_words = frozenset(counts)
-        self.corpus_capitals = frozenset(
-            w for text in texts for w in re.findall(r"\b[A-Z][A-Z0-9]+\b", text)
-        )
+        self.corpus_capitals = vocabulary.capitals
         self.general_words = general_words
         self._typed = sorted(
             ((t, e) for e in self.lexicon.entries for t in e.typed), key=lambda p: -len(p[0])
