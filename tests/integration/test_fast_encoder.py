@@ -27,7 +27,7 @@ from ketaqa.pipeline.indexing.fast_encoder import (
     fast_encoder_status,
     query_encoder,
 )
-from ketaqa.pipeline.search.query import QueryAnalysis
+from ketaqa.pipeline.search.reading import QueryAnalysis
 
 QUESTIONS = [
     json.loads(line)["question"]

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from ketaqa.errors import IndexStateError
-from ketaqa.pipeline.search.query import QueryAnalysis
+from ketaqa.pipeline.search.reading import QueryAnalysis
 from ketaqa.tools import milvus_lite
 
 pytestmark = pytest.mark.slow

@@ -57,7 +57,17 @@ ROOMS = {
         "abstract_corpus",
     ],
     "indexing": ["tokenizer", "embedding", "fast_encoder", "encode", "index", "english"],
-    "search": ["vocabulary", "shorthand", "question_form", "query", "bm25", "retrieve", "backends"],
+    "search": [
+        "vocabulary",
+        "shorthand",
+        "question_form",
+        "populations",
+        "reading",
+        "query",
+        "bm25",
+        "retrieve",
+        "backends",
+    ],
     "answering": ["verdict", "answer", "source_evidence", "view", "assistant"],
 }
 ROOM_ORDER = list(ROOMS)

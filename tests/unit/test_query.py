@@ -13,13 +13,9 @@ from ketaqa.pipeline.documents.library import load_corpus
 from ketaqa.pipeline.documents.passages import build_passages, listed_only_authors
 from ketaqa.pipeline.indexing.embedding import general_vocabulary
 from ketaqa.pipeline.indexing.tokenizer import build_tokenizer
-from ketaqa.pipeline.search.query import (
-    LEXICON_FILE,
-    QueryReader,
-    load_lexicon,
-    passage_populations,
-    without,
-)
+from ketaqa.pipeline.search.populations import passage_populations
+from ketaqa.pipeline.search.query import LEXICON_FILE, QueryReader, load_lexicon
+from ketaqa.pipeline.search.reading import without
 
 STATEMENT = (REPO_ROOT / "corpus" / "position-statement.txt").read_text(encoding="utf-8")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ketaqa.pipeline.search.query import QueryAnalysis
+from ketaqa.pipeline.search.reading import QueryAnalysis
 from ketaqa.pipeline.search.retrieve import (
     apply_coverage_prior,
     entries_after_statement,

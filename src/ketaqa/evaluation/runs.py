@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from ketaqa.evaluation.dataset import EvalItem, Judgments, build_qrels, fold
 from ketaqa.pipeline.answering.assistant import Assistant
 from ketaqa.pipeline.answering.verdict import expected_calibration_error
-from ketaqa.pipeline.search.query import QueryAnalysis
+from ketaqa.pipeline.search.reading import QueryAnalysis
 from ketaqa.pipeline.search.retrieve import Method
 
 METRICS = ("hit_rate@1", "recall@5", "mrr@10", "ndcg@10")

@@ -19,12 +19,9 @@ from ketaqa.pipeline.answering.verdict import SIGNALS as SIGNAL_NAMES
 from ketaqa.pipeline.answering.verdict import Verdict, VerdictModel, decide
 from ketaqa.pipeline.documents.passages import Passage
 from ketaqa.pipeline.indexing.index import Index
-from ketaqa.pipeline.search.query import (
-    CONTRAINDICATED,
-    QueryAnalysis,
-    passage_populations,
-)
+from ketaqa.pipeline.search.populations import CONTRAINDICATED, passage_populations
 from ketaqa.pipeline.search.question_form import DOCUMENT_KINDS
+from ketaqa.pipeline.search.reading import QueryAnalysis
 from ketaqa.pipeline.search.retrieve import PRIOR_KINDS, Hit
 
 LEXICAL_WEIGHT_IN_HIGHLIGHT = 0.5

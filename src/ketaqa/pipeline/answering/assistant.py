@@ -24,7 +24,9 @@ from ketaqa.pipeline.indexing.english import EnglishFrequency
 from ketaqa.pipeline.indexing.fast_encoder import encode_fixed
 from ketaqa.pipeline.indexing.index import Index, index_status
 from ketaqa.pipeline.search.backends import open_search
-from ketaqa.pipeline.search.query import MEANING_SIMILARITY, QueryAnalysis, QueryReader
+from ketaqa.pipeline.search.populations import MEANING_SIMILARITY
+from ketaqa.pipeline.search.query import QueryReader
+from ketaqa.pipeline.search.reading import QueryAnalysis
 from ketaqa.pipeline.search.retrieve import Hit, HybridRetriever, Method, Retriever
 from ketaqa.progress import Progress, quiet
 from ketaqa.text import has_control_characters

@@ -23,8 +23,9 @@ from ketaqa.pipeline.indexing.embedding import TextEncoder
 from ketaqa.pipeline.indexing.index import Index
 from ketaqa.pipeline.indexing.tokenizer import raw_words
 from ketaqa.pipeline.search.bm25 import Parameters, SparseBM25
-from ketaqa.pipeline.search.query import CONTRAINDICATED, QueryAnalysis, passage_populations
+from ketaqa.pipeline.search.populations import CONTRAINDICATED, passage_populations
 from ketaqa.pipeline.search.question_form import DOCUMENT_KINDS, passage_answer_types
+from ketaqa.pipeline.search.reading import QueryAnalysis
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from ketaqa.pipeline.search.backends.milvus_search import (
     QueryWeights,
 )
 from ketaqa.pipeline.search.bm25 import Parameters, SparseBM25
-from ketaqa.pipeline.search.query import QueryAnalysis
+from ketaqa.pipeline.search.reading import QueryAnalysis
 from ketaqa.pipeline.search.retrieve import HybridRetriever, Tokenizer
 from ketaqa.tools import milvus_lite
 from ketaqa.tools.bench.figures import TOP_K, Stopwatch, Timer, figure, percentiles

@@ -20,7 +20,7 @@ from ketaqa.config import DenseIndexSettings, Settings
 from ketaqa.pipeline.documents.outline import BlockKind
 from ketaqa.pipeline.indexing.embedding import TextEncoder
 from ketaqa.pipeline.indexing.index import Index, dense_index
-from ketaqa.pipeline.search.query import QueryAnalysis
+from ketaqa.pipeline.search.reading import QueryAnalysis
 from ketaqa.pipeline.search.retrieve import (
     DenseRetriever,
     HybridRetriever,

@@ -10,7 +10,7 @@ from ketaqa.config import Settings
 from ketaqa.pipeline.answering.assistant import Assistant
 from ketaqa.pipeline.indexing.embedding import TextEncoder
 from ketaqa.pipeline.indexing.index import Index
-from ketaqa.pipeline.search.query import QueryAnalysis
+from ketaqa.pipeline.search.reading import QueryAnalysis
 from ketaqa.pipeline.search.retrieve import Method, fuse, top_k
 from ketaqa.tools.bench.figures import TOP_K, Plan, Stopwatch, Timer, figure, percentiles
 

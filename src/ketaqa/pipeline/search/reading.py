@@ -1,0 +1,174 @@
+"""The reading of one question: what it asks, in the statement's terms, as plain data.
+
+`QueryReader.read` (query.py) makes it once per question; retrieval, the verdict and every
+front end take it as it is. Its methods only derive from it (the concepts the statement never
+mentions, the probes the encoder measures) or return it with what the encoder measured.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from ketaqa.pipeline.indexing.tokenizer import raw_words
+from ketaqa.pipeline.search.populations import MAX_MEANING_PROBES, populations_named
+from ketaqa.pipeline.search.question_form import (
+    DOCUMENT,
+    about_this_document,
+    answer_type,
+    asks_for_citation,
+    names_publication_kind,
+)
+
+# A missing concept rarer than this in general English (Zipf scale: 3 = once per million
+# words, 6 = once per thousand) is specific: "pregnancy" (4.3), "lidocaine" (2.5), not
+# "wrote" (5.0) or "size" (5.1). How many missing concepts are specific is one of the verdict
+# model's signals; every missing concept is named when the verdict is "not covered".
+SPECIFIC_BELOW_ZIPF = 4.5
+
+# Missing concepts whose salience is measured, the rarest first. Each costs one more text in
+# the encoder's batch; on dev, one probe decides as well as four (a near-miss's telling word
+# is its rarest), at a third of the extra encoding for a long case question.
+MAX_SALIENCE_PROBES = 1
+
+
+@dataclass(frozen=True)
+class Concept:
+    """One content word or phrase of the question, and whether the statement mentions it."""
+
+    typed: str  # as it appears in the question (lower case)
+    terms: tuple[str, ...]  # the statement words it was read as (itself, a fix, an expansion)
+    mentioned: bool
+    zipf: float  # how common the word is in general English (wordfreq's Zipf scale)
+    salience: float = 0.0  # how much the question's meaning rests on it (see `with_salience`)
+
+    @property
+    def specific(self) -> bool:
+        return self.zipf < SPECIFIC_BELOW_ZIPF
+
+
+@dataclass(frozen=True)
+class QueryAnalysis:
+    question: str
+    search_text: str  # the question plus its corrections and expansions, for retrieval
+    corrections: tuple[tuple[str, str], ...]  # (typed, corrected)
+    expansions: tuple[tuple[str, tuple[str, ...]], ...]  # (typed, statement words)
+    concepts: tuple[Concept, ...]
+    populations: tuple[str, ...]
+    unknown_words: tuple[str, ...]  # in neither the corpus nor general English, unfixed
+    lookup: bool  # the question looks up a publication
+    # per mentioned concept, the index terms of each of its readings: what a passage must
+    # hold to state it (`retrieve.apply_coverage_prior`)
+    concept_terms: tuple[tuple[frozenset[str], ...], ...] = ()
+    names_publication: bool = False  # names a kind of publication ("which rat study")
+    # short rare tokens no rule could read ("medd"): shown, never counted as missing concepts
+    unrecognised: tuple[str, ...] = ()
+    # the head concept: the question's most specific (rarest in English); the index terms of
+    # each of its words, empty when the statement never mentions it
+    head: str = ""
+    head_terms: tuple[frozenset[str], ...] = ()
+    answer_type: str = ""  # "figure", "date" or "" (see `answer_type`)
+    about_document: bool = False  # asks about this document itself (`about_this_document`)
+    # populations named only by words read by meaning ("schizoaffective"): ranking only
+    meant_populations: tuple[str, ...] = ()
+    about_patient: bool = False  # about ketamine for one particular patient (`about_one_patient`)
+    # ... and asks whether it may be given to them (`asks_whether_to_treat`)
+    whether_to_treat: bool = False
+    # surnames of authors whose papers the corpus only lists in a bibliography ("marchetti")
+    listed_only: tuple[str, ...] = ()
+
+    @property
+    def asks_about_listed_only(self) -> bool:
+        """Whether the question asks what a paper the corpus only lists found: its entry can
+        give the paper's title, journal or year (a look-up), never its findings."""
+        return bool(self.listed_only) and not self.lookup
+
+    @property
+    def answer_types(self) -> tuple[str, ...]:
+        """The kinds of answer wanted: a figure or a date, and a fact about the document."""
+        wanted = (self.answer_type,) if self.answer_type else ()
+        return wanted + ((DOCUMENT,) if self.about_document else ())
+
+    @property
+    def head_missing(self) -> bool:
+        return bool(self.head) and not self.head_terms
+
+    @classmethod
+    def plain(cls, text: str) -> QueryAnalysis:
+        """A reading of `text` as it stands, without the lexicon, speller or concepts: what the
+        evaluation's plain-retriever ablations and the scale benchmarks search with."""
+        return cls(
+            question=text,
+            search_text=text,
+            corrections=(),
+            expansions=(),
+            concepts=(),
+            populations=(),
+            unknown_words=(),
+            lookup=asks_for_citation(text),
+            names_publication=names_publication_kind(text),
+            answer_type=answer_type(text),
+            about_document=about_this_document(text),
+        )
+
+    @property
+    def keeps_entries(self) -> bool:
+        """Whether bibliography entries may answer: the question looks up a publication or
+        names a kind of one. Otherwise it is a clinical question, answered by the statement."""
+        return self.lookup or self.names_publication
+
+    @property
+    def missing_concepts(self) -> tuple[str, ...]:
+        return tuple(c.typed for c in self.concepts if not c.mentioned)
+
+    @property
+    def missing_specific(self) -> tuple[str, ...]:
+        return tuple(c.typed for c in self.concepts if not c.mentioned and c.specific)
+
+    @property
+    def missing_salience(self) -> float:
+        """How much of the question rests on what the statement never mentions: 0 when it
+        mentions everything; high for "lidocaine infusion rate", low for "Maher and colleagues"."""
+        return max((c.salience for c in self.concepts if not c.mentioned), default=0.0)
+
+    def with_meant_populations(self, words: Iterable[str]) -> QueryAnalysis:
+        """The reading with the populations that statement words read by meaning name: they
+        steer ranking only. The words stay missing concepts, and no verdict rests on them."""
+        named = populations_named({w for s in words for w in raw_words(s)})
+        found = tuple(p for p in named if p not in self.populations)
+        return replace(self, meant_populations=found) if found else self
+
+    def meaning_probes(self, limit: int = MAX_MEANING_PROBES) -> list[str]:
+        """Missing single words worth reading by meaning, the rarest first (a vignette names
+        many): "schizoaffective", "clozapine", "meth", "toddler"."""
+        missing = sorted(
+            (c for c in self.concepts if not c.mentioned and " " not in c.typed),
+            key=lambda c: c.zipf,
+        )
+        return [c.typed for c in missing[:limit]]
+
+    def salience_probes(self, limit: int = MAX_SALIENCE_PROBES) -> list[tuple[str, str]]:
+        """(concept, the search text without it) for the missing concepts worth measuring:
+        the rarest first, at most `limit` (the encoder's extra batch stays small)."""
+        missing = sorted(
+            (c for c in self.concepts if not c.mentioned), key=lambda c: (not c.specific, c.zipf)
+        )
+        return [(c.typed, without(self.search_text, c.typed)) for c in missing[:limit]]
+
+    def with_salience(self, salience: dict[str, float]) -> QueryAnalysis:
+        """The analysis with each probed concept's salience: 1 - cos(question, question
+        without the concept), from one batch of the encoder. Dropping "lidocaine" from a
+        lidocaine question moves its meaning; dropping "colleagues" hardly does. This is what
+        tells a near-miss about another drug from an answerable question with a stray word."""
+        concepts = tuple(
+            replace(c, salience=round(salience[c.typed], 6)) if c.typed in salience else c
+            for c in self.concepts
+        )
+        return replace(self, concepts=concepts)
+
+
+def without(text: str, typed: str) -> str:
+    """`text` with every occurrence of the typed concept removed (as a whole word)."""
+    pattern = re.compile(r"(?<!\w)" + re.escape(typed) + r"(?!\w)", re.IGNORECASE)
+    return " ".join(pattern.sub(" ", text).split())
