@@ -58,6 +58,26 @@ def test_a_fitted_model_round_trips_and_separates(tmp_path):
     )
 
 
+def test_a_long_case_history_cannot_push_the_model_past_what_dev_showed():
+    """Fifteen words the statement never mentions, in a four-sentence vignette, say no more
+    than the most the dev split had: counts are read on a log scale and held to the fitted
+    range, so a linear term cannot extrapolate a long question into certainty."""
+    rows, labels = [], []
+    for i in range(40):
+        answerable = i % 2 == 0
+        row = dict.fromkeys(SIGNALS, 0.0)
+        row["coverage_top3"] = 0.8 if answerable else 0.3 + (i % 5) / 100
+        row["missing_share"] = 0.1 if answerable else 0.5
+        row["missing_count"] = float(i % 3) if answerable else 1.0 + i % 2
+        rows.append(row)
+        labels.append(answerable)
+    model = fit_verdict_model(rows, labels, "synthetic", 0.0)
+    at_edge = dict(rows[0], missing_count=2.0)
+    vignette = dict(rows[0], missing_count=15.0)
+    assert model.probability(vignette) == pytest.approx(model.probability(at_edge))
+    assert model.low[SIGNALS.index("missing_count")] == 0.0
+
+
 def test_a_model_fitted_on_other_signals_is_not_used(tmp_path):
     path = tmp_path / "old.json"
     path.write_text(
@@ -66,6 +86,10 @@ def test_a_model_fitted_on_other_signals_is_not_used(tmp_path):
     )
     assert VerdictModel.load(path) is None
     assert VerdictModel.load(tmp_path / "absent.json") is None
+    # the right signals, read the old way (raw counts, unclipped): refitted, not misread
+    old_inputs = dict.fromkeys(SIGNALS, 0.0)
+    path.write_text(VerdictModel(SIGNALS, *([tuple(old_inputs.values())] * 3), 0.0, 0.5).to_json())
+    assert VerdictModel.load(path) is None
 
 
 def test_calibration_error_is_zero_when_probabilities_are_frequencies():

@@ -51,6 +51,23 @@ SIGNALS = (
 )
 
 
+# Signals that count words grow with the question's length: a four-sentence case history
+# names fifteen things the statement never mentions where a dev question names one or two, and
+# read as they stand, a linear model extrapolates that into certainty (p = 1.0 for a pregnant
+# patient's vignette). The model reads them on a log scale, and every input within the range
+# the dev split showed it (`VerdictModel.low`, `high`): beyond what it was fitted on it says no
+# more than at the edge.
+COUNT_SIGNALS = frozenset(
+    {"missing_count", "missing_specific", "foreign_count", "unrecognised_count"}
+)
+INPUTS = "log-counts, clipped to the fitted range"  # how `model_inputs` reads the signals
+
+
+def model_inputs(values: dict[str, float], signals: tuple[str, ...]) -> list[float]:
+    """The signals as the model reads them, in its order: counts on a log scale."""
+    return [math.log1p(values[s]) if s in COUNT_SIGNALS else values[s] for s in signals]
+
+
 @dataclass(frozen=True)
 class VerdictModel:
     """A standardised logistic regression and the decision threshold chosen on dev."""
@@ -62,11 +79,17 @@ class VerdictModel:
     intercept: float
     threshold: float
     fitted_on: str = ""
+    inputs: str = ""  # `INPUTS` when fitted; a model read another way is refitted
+    low: tuple[float, ...] = ()  # each input's range on the data it was fitted on
+    high: tuple[float, ...] = ()
 
     def probability(self, values: dict[str, float]) -> float:
         z = self.intercept
-        for name, mu, sd, w in zip(self.signals, self.mean, self.scale, self.coef, strict=True):
-            z += w * (values[name] - mu) / sd
+        inputs = model_inputs(values, self.signals)
+        for x, lo, hi, mu, sd, w in zip(
+            inputs, self.low, self.high, self.mean, self.scale, self.coef, strict=True
+        ):
+            z += w * (min(max(x, lo), hi) - mu) / sd
         return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
     def to_json(self) -> str:
@@ -82,8 +105,8 @@ class VerdictModel:
         data = json.loads(path.read_text(encoding="utf-8"))
         data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         model = cls(**data)
-        if model.signals != SIGNALS:
-            return None  # fitted on other signals: refit with `ketaqa eval --tune`
+        if model.signals != SIGNALS or model.inputs != INPUTS:
+            return None  # fitted on other signals or inputs: refit with `ketaqa eval --tune`
         return model
 
 
@@ -153,7 +176,7 @@ def fit_verdict_model(
     from sklearn.linear_model import LogisticRegressionCV
     from sklearn.preprocessing import StandardScaler
 
-    x = np.array([[r[s] for s in SIGNALS] for r in rows], dtype=np.float64)
+    x = np.array([model_inputs(r, SIGNALS) for r in rows], dtype=np.float64)
     y = np.array(labels, dtype=int)
     scaler = StandardScaler().fit(x)
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
@@ -176,6 +199,9 @@ def fit_verdict_model(
         intercept=round(float(model.intercept_[0]), 6),
         threshold=0.5,
         fitted_on=fitted_on,
+        inputs=INPUTS,
+        low=tuple(round(float(v), 6) for v in x.min(axis=0)),
+        high=tuple(round(float(v), 6) for v in x.max(axis=0)),
     )
     probs = [fitted.probability(r) for r in rows]
     threshold = choose_threshold(probs, labels, max_false_abstention)
