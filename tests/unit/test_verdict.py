@@ -38,16 +38,21 @@ def test_threshold_keeps_false_abstention_within_the_bound():
     assert t == 0.6  # as high as the bound allows: it abstains on every unanswerable here
 
 
+def synthetic_dev(signals_of) -> tuple[list[dict[str, float]], list[bool]]:
+    """Forty rows, every other one answerable, with the signals `signals_of(i, answerable)`
+    sets and zero elsewhere."""
+    rows = [dict(dict.fromkeys(SIGNALS, 0.0), **signals_of(i, i % 2 == 0)) for i in range(40)]
+    return rows, [i % 2 == 0 for i in range(40)]
+
+
 def test_a_fitted_model_round_trips_and_separates(tmp_path):
-    rows, labels = [], []
-    for i in range(40):
-        answerable = i % 2 == 0
-        row = dict.fromkeys(SIGNALS, 0.0)
-        row["coverage_top3"] = 0.8 if answerable else 0.2 + (i % 5) / 100
-        row["missing_specific"] = 0.0 if answerable else 1.0
-        row["sentence_closeness"] = 0.6 + (i % 3) / 10
-        rows.append(row)
-        labels.append(answerable)
+    rows, labels = synthetic_dev(
+        lambda i, answerable: {
+            "coverage_top3": 0.8 if answerable else 0.2 + (i % 5) / 100,
+            "missing_specific": 0.0 if answerable else 1.0,
+            "sentence_closeness": 0.6 + (i % 3) / 10,
+        }
+    )
     model = fit_verdict_model(rows, labels, "synthetic", 0.0)
     path = tmp_path / "verdict_model.json"
     model.save(path)
@@ -62,15 +67,13 @@ def test_a_long_case_history_cannot_push_the_model_past_what_dev_showed():
     """Fifteen words the statement never mentions, in a four-sentence vignette, say no more
     than the most the dev split had: counts are read on a log scale and held to the fitted
     range, so a linear term cannot extrapolate a long question into certainty."""
-    rows, labels = [], []
-    for i in range(40):
-        answerable = i % 2 == 0
-        row = dict.fromkeys(SIGNALS, 0.0)
-        row["coverage_top3"] = 0.8 if answerable else 0.3 + (i % 5) / 100
-        row["missing_share"] = 0.1 if answerable else 0.5
-        row["missing_count"] = float(i % 3) if answerable else 1.0 + i % 2
-        rows.append(row)
-        labels.append(answerable)
+    rows, labels = synthetic_dev(
+        lambda i, answerable: {
+            "coverage_top3": 0.8 if answerable else 0.3 + (i % 5) / 100,
+            "missing_share": 0.1 if answerable else 0.5,
+            "missing_count": float(i % 3) if answerable else 1.0 + i % 2,
+        }
+    )
     model = fit_verdict_model(rows, labels, "synthetic", 0.0)
     at_edge = dict(rows[0], missing_count=2.0)
     vignette = dict(rows[0], missing_count=15.0)
