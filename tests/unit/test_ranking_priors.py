@@ -150,6 +150,10 @@ def test_asked_whether_to_give_it_to_one_patient_the_contraindication_comes_firs
     first = contraindication_within_reach([9], fused, True, whether_to_treat=True)
     assert max(first, key=first.get) == 9
     assert contraindication_within_reach([9], fused, False, whether_to_treat=True) == fused
+    # a corpus small enough to give fewer candidates than the rank: nothing to lift it above
+    assert contraindication_within_reach([9], {9: 1.0}, True, whether_to_treat=True) == {9: 1.0}
+    few = {0: 1.0, 9: 0.5, 1: 0.4}
+    assert contraindication_within_reach([9], few, True) == few
 
 
 def test_a_study_named_by_author_and_year_ranks_its_own_passages_first():

@@ -335,10 +335,12 @@ def contraindication_within_reach(
     clinician reads the statement's own list. When the question asks whether ketamine may be
     given to that patient ("is he a reasonable candidate?"), the list is what answers: first."""
     rank = 1 if whether_to_treat else CONTRAINDICATION_RANK
-    if not about_patient or not contraindications or len(fused) < rank:
+    if not about_patient or not contraindications:
         return fused
     best = max(contraindications, key=lambda i: (fused.get(i, 0.0), -i))
     ranked = sorted((s for i, s in fused.items() if i != best), reverse=True)
+    if len(ranked) < rank:
+        return fused  # too few other candidates to push it below its rank
     floor = ranked[rank - 1]  # what the passage must beat to reach its rank
     if fused.get(best, 0.0) > floor:
         return fused
