@@ -15,6 +15,7 @@ from ketaqa.pipeline.indexing.embedding import general_vocabulary
 from ketaqa.pipeline.indexing.tokenizer import build_tokenizer
 from ketaqa.pipeline.search.populations import passage_populations
 from ketaqa.pipeline.search.query import LEXICON_FILE, QueryReader, load_lexicon
+from ketaqa.pipeline.search.question_form import ask_sentence
 from ketaqa.pipeline.search.reading import without
 
 STATEMENT = (REPO_ROOT / "corpus" / "position-statement.txt").read_text(encoding="utf-8")
@@ -141,6 +142,35 @@ def test_salience_probes_the_rarest_missing_concept(reader):
     probed = analysis.with_salience({"procaine": 0.3})
     assert probed.missing_salience == 0.3
     assert reader.read("ketamine for CRPS").salience_probes() == []
+
+
+def test_ask_sentence_is_the_last_question_of_a_case_history():
+    case = (
+        "A 31-year-old woman with CRPS in her left foot is 14 weeks pregnant. Nothing else has "
+        "helped. Is ketamine safe during pregnancy? Thanks."
+    )
+    assert ask_sentence(case) == "Is ketamine safe during pregnancy?"
+    assert ask_sentence("Mr L, 58, has neuropathy. What does the statement advise.") == (
+        "What does the statement advise."
+    )
+    assert ask_sentence("is ketamine safe in pregnancy?") == ""  # one sentence: all of it asks
+
+
+def test_a_case_history_measures_salience_on_the_specific_word_its_ask_names(reader):
+    case = reader.read(
+        "A 31-year-old woman with CRPS in her left foot is 14 weeks pregnant. She has tried "
+        "gabapentin and physiotherapy. Is ketamine safe during pregnancy?"
+    )
+    assert case.ask == "is ketamine safe during pregnancy?"
+    assert case.salience_base == case.ask
+    assert [typed for typed, _ in case.salience_probes()] == ["pregnancy"]
+    # an ask of everyday words ("a reasonable candidate") leaves the measure on the whole text
+    plain = reader.read(
+        "A 71-year-old man with phantom pain has a cardiomyopathy. Is he a reasonable candidate?"
+    )
+    assert plain.salience_base == plain.search_text
+    one = reader.read("is ketamine safe in pregnancy")
+    assert one.ask == "" and one.salience_base == one.search_text
 
 
 def test_without_removes_whole_words_only():

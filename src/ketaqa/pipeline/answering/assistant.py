@@ -181,14 +181,19 @@ class Assistant:
         analysis = self.reader.read(question)
         probes = analysis.salience_probes()
         words = analysis.meaning_probes()
-        # two encoder batches of like lengths: the question and the question without its
-        # rarest missing concept; then the missing words to read by meaning. One batch would
-        # pad each word to the question's length (a vignette's: 15 ms mean for a warm ask
-        # against 10 ms in two, on the evaluation set)
-        vectors = self.encoder.encode([analysis.search_text, *(text for _, text in probes)])
+        # two encoder batches of like lengths: the question (and a case history's ask) and
+        # the same without its rarest missing concept; then the missing words to read by
+        # meaning. One batch would pad each word to the question's length (a vignette's:
+        # 15 ms mean for a warm ask against 10 ms in two, on the evaluation set)
+        base = analysis.salience_base
+        own_base = [base] if probes and base != analysis.search_text else []
+        vectors = self.encoder.encode(
+            [analysis.search_text, *own_base, *(text for _, text in probes)]
+        )
         vector = vectors[0]
         if probes:
-            moved = [1.0 - float(vector @ v) for v in vectors[1:]]
+            base_vector = vectors[len(own_base)]
+            moved = [1.0 - float(base_vector @ v) for v in vectors[1 + len(own_base) :]]
             analysis = analysis.with_salience(
                 {typed: m for (typed, _), m in zip(probes, moved, strict=True)}
             )

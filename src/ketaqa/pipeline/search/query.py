@@ -30,6 +30,7 @@ from ketaqa.pipeline.search.question_form import (
     about_one_patient,
     about_this_document,
     answer_type,
+    ask_sentence,
     asks_for_citation,
     asks_whether_to_treat,
     names_publication_kind,
@@ -221,7 +222,17 @@ class QueryReader:
             about_patient=about_one_patient(text),  # read after its spelling fixes
             whether_to_treat=asks_whether_to_treat(text),
             listed_only=self._listed_only(text),
+            ask=self._ask(question, corrections),
         )
+
+    @staticmethod
+    def _ask(question: str, corrections: list[tuple[str, str]]) -> str:
+        """The ask of a question several sentences long, with the spelling fixes the
+        concepts were read with."""
+        ask = clean(ask_sentence(question))
+        for typed, fixed in corrections:
+            ask = _phrase_re(typed).sub(fixed, ask)
+        return ask
 
     def _listed_only(self, text: str) -> tuple[str, ...]:
         """Surnames in the question of authors the corpus only lists; a name that is also a

@@ -126,6 +126,25 @@ def asks_whether_to_treat(text: str) -> bool:
     return about_one_patient(text) and bool(_WHETHER_TO_TREAT_RE.search(text))
 
 
+# A sentence ends at . ? or ! followed by space and a capital, a digit or a quote: "Mr L, 58, has
+# painful neuropathy. He takes duloxetine. Is there a risk of serotonin syndrome?"
+_SENTENCE_END_RE = re.compile(r"(?<=[.?!])\s+(?=[A-Z0-9\"'“‘(])")
+
+
+def ask_sentence(text: str) -> str:
+    """The sentence that asks, when the question is several sentences long (a case history
+    and then the question): the last one ending in "?", else the last one. "" for a question
+    of one sentence, whose ask is all of it.
+
+    A vignette names many things the statement never mentions; what decides whether the
+    statement answers it is what the ask names ("is ketamine safe during pregnancy?")."""
+    sentences = [s for s in _SENTENCE_END_RE.split(text.strip()) if s.strip()]
+    if len(sentences) < 2:
+        return ""
+    asking = [s for s in sentences if s.rstrip().endswith("?")]
+    return (asking or sentences)[-1].strip()
+
+
 def asks_for_citation(text: str) -> bool:
     """Whether the text looks up a publication (then bibliography entries are answers)."""
     return bool(_LOOKUP_RE.search(text))

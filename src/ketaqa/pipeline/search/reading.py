@@ -77,6 +77,9 @@ class QueryAnalysis:
     whether_to_treat: bool = False
     # surnames of authors whose papers the corpus only lists in a bibliography ("marchetti")
     listed_only: tuple[str, ...] = ()
+    # the sentence that asks, when the question is several (`question_form.ask_sentence`),
+    # after spelling fixes; "" when the whole question is one ask
+    ask: str = ""
 
     @property
     def asks_about_listed_only(self) -> bool:
@@ -148,13 +151,33 @@ class QueryAnalysis:
         )
         return [c.typed for c in missing[:limit]]
 
+    @property
+    def salience_base(self) -> str:
+        """The text a missing concept's salience is measured against: the ask of a case
+        history, whose own words decide what it asks, else the whole question. Dropping
+        "pregnancy" from a five-sentence vignette hardly moves its meaning; dropping it from
+        "is ketamine safe during pregnancy?" does, as it does for a one-line question."""
+        if self.ask and any(
+            _names(self.ask, c.typed) for c in self.concepts if not c.mentioned and c.specific
+        ):
+            return self.ask
+        return self.search_text
+
     def salience_probes(self, limit: int = MAX_SALIENCE_PROBES) -> list[tuple[str, str]]:
-        """(concept, the search text without it) for the missing concepts worth measuring:
-        the rarest first, at most `limit` (the encoder's extra batch stays small)."""
+        """(concept, `salience_base` without it) for the missing concepts worth measuring:
+        the rarest first, at most `limit` (the encoder's extra batch stays small); of a case
+        history whose ask names a specific one, those."""
+        base = self.salience_base
+        own_ask = base is not self.search_text  # then only its specific words are probed
         missing = sorted(
-            (c for c in self.concepts if not c.mentioned), key=lambda c: (not c.specific, c.zipf)
+            (
+                c
+                for c in self.concepts
+                if not c.mentioned and (not own_ask or (c.specific and _names(base, c.typed)))
+            ),
+            key=lambda c: (not c.specific, c.zipf),
         )
-        return [(c.typed, without(self.search_text, c.typed)) for c in missing[:limit]]
+        return [(c.typed, without(base, c.typed)) for c in missing[:limit]]
 
     def with_salience(self, salience: dict[str, float]) -> QueryAnalysis:
         """The analysis with each probed concept's salience: 1 - cos(question, question
@@ -166,6 +189,11 @@ class QueryAnalysis:
             for c in self.concepts
         )
         return replace(self, concepts=concepts)
+
+
+def _names(text: str, typed: str) -> bool:
+    """Whether `text` holds the typed concept as a whole word."""
+    return re.search(r"(?<!\w)" + re.escape(typed) + r"(?!\w)", text, re.IGNORECASE) is not None
 
 
 def without(text: str, typed: str) -> str:
