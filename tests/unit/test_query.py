@@ -173,6 +173,13 @@ def test_a_case_history_measures_salience_on_the_specific_word_its_ask_names(rea
     assert one.ask == "" and one.salience_base == one.search_text
 
 
+def test_bm25_weighs_a_case_historys_ask_twice(reader):
+    case = reader.read("A 44-year-old man has phantom limb pain. For how long does relief last?")
+    assert case.lexical_text.count("how long does relief last") == 2
+    one = reader.read("for how long does relief last")
+    assert one.lexical_text == one.search_text
+
+
 def test_without_removes_whole_words_only():
     assert without("IV magnesium (iv) for CRPS", "iv") == "magnesium ( ) for CRPS"
     assert without("ketamine and ketamines", "ketamine") == "and ketamines"

@@ -152,6 +152,13 @@ class QueryAnalysis:
         return [c.typed for c in missing[:limit]]
 
     @property
+    def lexical_text(self) -> str:
+        """What BM25 searches with: the question, and a case history's ask once more, so
+        that its words weigh twice the history's (BM25 adds a query word's score each time
+        it occurs). The history still ranks; the ask decides between its neighbours."""
+        return f"{self.search_text} {self.ask}" if self.ask else self.search_text
+
+    @property
     def salience_base(self) -> str:
         """The text a missing concept's salience is measured against: the ask of a case
         history, whose own words decide what it asks, else the whole question. Dropping

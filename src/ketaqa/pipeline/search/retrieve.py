@@ -486,7 +486,7 @@ class HybridRetriever:
         lex: list[Scored] = []
         den: list[Scored] = []
         if method in (Method.BM25, Method.HYBRID):
-            lex = self.lexical.search(query, n)
+            lex = self.lexical.search(reading.lexical_text, n)
         if method in (Method.DENSE, Method.HYBRID):
             vector = (
                 query_vector if query_vector is not None else self.dense.encoder.encode([query])[0]
