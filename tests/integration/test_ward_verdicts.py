@@ -8,6 +8,7 @@ abbreviations and shorthand, must be answered with its passage first.
 import pytest
 
 from ketaqa.pipeline.answering.verdict import Verdict
+from ketaqa.pipeline.search.reading import without
 from ketaqa.pipeline.search.retrieve import PRIOR_KINDS
 
 pytestmark = pytest.mark.slow  # every test here loads the embedding model
@@ -162,6 +163,25 @@ def test_a_missing_concept_weighs_by_how_much_the_question_rests_on_it(assistant
     answerable, _, _ = assistant.retrieve("what infusion rates did Kapural and workmates use", 10)
     assert "lidocaine" in near_miss.missing_concepts
     assert near_miss.missing_salience > 2 * answerable.missing_salience
+
+
+def test_a_case_historys_salience_is_measured_on_its_ask(assistant):
+    """A vignette's telling word moves its ask as much as it moves a one-line question, and
+    that is what is measured (the ask and the ask without it, from one encoder batch)."""
+    case = (
+        "A 31-year-old woman with CRPS of her left foot is 14 weeks pregnant. Gabapentin and "
+        "physiotherapy have not helped and a ketamine infusion has been offered. "
+        "Is ketamine safe during pregnancy?"
+    )
+    reading, _, _ = assistant.retrieve(case, 10)
+    ask, without_it = assistant.encoder.encode(
+        ["is ketamine safe during pregnancy?", "is ketamine safe during ?"]
+    )
+    assert reading.missing_salience == pytest.approx(1.0 - float(ask @ without_it), abs=1e-4)
+    history, history_without = assistant.encoder.encode(
+        [reading.search_text, without(reading.search_text, "pregnancy")]
+    )
+    assert reading.missing_salience > 2 * (1.0 - float(history @ history_without))
 
 
 @pytest.mark.parametrize(
