@@ -148,3 +148,21 @@ def test_figure_and_markdown_of_a_skipped_scale():
     text = render_markdown(report)
     assert "| ask_p50 | 3.00 ms | 1.50 ms | 2× | note |" in text
     assert "Skipped" in text
+
+
+def test_the_baseline_child_takes_more_questions_than_one_argument_can_hold(tmp_path):
+    """The memory section hands every question to a child process: 1248 of them are more than
+    the 128 KiB Linux allows one argument, so they go on stdin."""
+    from ketaqa.config import child_env
+    from ketaqa.tools.bench.cold import _child, _run
+
+    passages = [{"id": "p1", "text": "ketamine infusion dose"}, {"id": "p2", "text": "other"}]
+    passages_file = tmp_path / "passages.json"
+    passages_file.write_text(json.dumps(passages), encoding="utf-8")
+    questions = ["what ketamine infusion dose " + "x" * 500] * 300  # about 160 KB as JSON
+    assert len(json.dumps(questions)) > 128 * 1024
+    out, _ = _run(_child("baseline", str(passages_file)), child_env(), json.dumps(questions))
+    lines = out.strip().splitlines()
+    assert len(lines) == len(questions) + 1
+    assert json.loads(lines[0])[0] == "p1"
+    assert json.loads(lines[-1])["peak_rss_kb"] > 0

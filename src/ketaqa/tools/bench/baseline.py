@@ -1,7 +1,10 @@
 """Child process: the plain BM25 baseline, cold. Loads passages.json, answers each question, prints
 the top five passage ids per question and then its peak RSS.
 
-`python -m ketaqa.tools.bench.baseline PASSAGES_JSON QUESTIONS_JSON_LIST`
+`python -m ketaqa.tools.bench.baseline PASSAGES_JSON < QUESTIONS_JSON_LIST`
+
+The questions come on stdin: a list of 1248 questions is more than one argument may hold
+(Linux caps each at 128 KiB).
 """
 
 from __future__ import annotations
@@ -15,12 +18,11 @@ from rank_bm25 import BM25Okapi
 from ketaqa.tools.bench.rss import peak_rss_kb
 
 
-def main(argv: list[str]) -> None:
-    passages_file, questions_json = argv
+def main(passages_file: str, questions: list[str]) -> None:
     with open(passages_file, encoding="utf-8") as f:
         passages = json.load(f)
     bm25 = BM25Okapi([p["text"].split() for p in passages])
-    for q in json.loads(questions_json):
+    for q in questions:
         scores = bm25.get_scores(q.split())
         top = np.argsort(-scores, kind="stable")[:5]
         print(json.dumps([passages[i]["id"] for i in top]))
@@ -28,4 +30,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main(sys.argv[1], json.load(sys.stdin))

@@ -36,10 +36,10 @@ def _env(settings: Settings, data_dir: bool = False) -> dict[str, str]:
     return child_env(**paths)
 
 
-def _run(cmd: list[str], env: dict[str, str]) -> tuple[str, float]:
+def _run(cmd: list[str], env: dict[str, str], stdin: str | None = None) -> tuple[str, float]:
     """The child's stdout and its wall-clock seconds; a failed child is an error."""
     start = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, env=env, input=stdin, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise KetaqaError(f"{' '.join(cmd[:4])} failed ({proc.returncode}): {proc.stderr[-400:]}")
@@ -51,13 +51,15 @@ def bench_cold(settings: Settings, index: Index, question: str, plan: Plan) -> d
     commands = {
         "ask": [sys.executable, "-m", "ketaqa.apps.cli", "ask", question],
         "fast_path": _child("fast_ask", question),
-        "baseline": _child("baseline", str(index.path / "passages.json"), json.dumps([question])),
+        "baseline": _child("baseline", str(index.path / "passages.json")),
     }
+    stdin = {"baseline": json.dumps([question])}
     if plan.cold_runs > 1:  # one unmeasured run each: page cache, .pyc files
-        for cmd in commands.values():
-            _run(cmd, env)
+        for name, cmd in commands.items():
+            _run(cmd, env, stdin.get(name))
     runs = {
-        name: [_run(cmd, env)[1] for _ in range(plan.cold_runs)] for name, cmd in commands.items()
+        name: [_run(cmd, env, stdin.get(name))[1] for _ in range(plan.cold_runs)]
+        for name, cmd in commands.items()
     }
     base = runs["baseline"]
     return {
@@ -83,12 +85,12 @@ def bench_cold(settings: Settings, index: Index, question: str, plan: Plan) -> d
 def bench_memory(settings: Settings, index: Index, questions: list[str], plan: Plan) -> dict:
     env = _env(settings)
     qs = json.dumps(questions)
-    base_out, _ = _run(_child("baseline", str(index.path / "passages.json"), qs), env)
+    base_out, _ = _run(_child("baseline", str(index.path / "passages.json")), env, qs)
     base_kb = json.loads(base_out.strip().splitlines()[-1])["peak_rss_kb"]
     out: dict = {"questions": len(questions)}
     kinds = ("query", "torch") if plan.name == "full" else ("query",)
     for kind in kinds:
-        text, _ = _run(_child("memory", kind, qs), env)
+        text, _ = _run(_child("memory", kind), env, qs)
         result = json.loads(text.strip().splitlines()[-1])
         name = "peak_rss" if kind == "query" else "peak_rss_torch"
         out[name] = figure(

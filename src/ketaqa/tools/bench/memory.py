@@ -1,6 +1,7 @@
 """Child process: load the assistant, answer every question, print the peak RSS as JSON.
 
-`python -m ketaqa.tools.bench.memory query|torch QUESTIONS_JSON_LIST`
+`python -m ketaqa.tools.bench.memory query|torch < QUESTIONS_JSON_LIST` (on stdin, like
+`baseline`: the list is longer than one argument may be)
 """
 
 from __future__ import annotations
@@ -29,4 +30,4 @@ def main(encoder_kind: str, questions: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], json.loads(sys.argv[2]))
+    main(sys.argv[1], json.load(sys.stdin))
