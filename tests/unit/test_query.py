@@ -173,6 +173,23 @@ def test_a_case_history_measures_salience_on_the_specific_word_its_ask_names(rea
     assert one.ask == "" and one.salience_base == one.search_text
 
 
+def test_a_case_history_names_what_its_ask_lacks_not_every_word_of_the_history(reader):
+    case = reader.read(
+        "A 31-year-old woman with CRPS in her left foot is 14 weeks pregnant. Nothing else has "
+        "helped her pain. Is ketamine safe during pregnancy?"
+    )
+    assert {"woman", "foot", "helped"} <= set(case.missing_concepts)
+    assert case.missing_named == ("pregnancy",)
+    # an ask of everyday words: the history's specific words are named
+    advise = reader.read(
+        "A 62-year-old man with porphyria has phantom limb pain. He lives with his daughter. "
+        "What does the statement advise?"
+    )
+    assert "porphyria" in advise.missing_named and "daughter" not in advise.missing_named
+    one = reader.read("is ketamine used for hiccups in children")
+    assert one.missing_named == one.missing_concepts == ("hiccups",)
+
+
 def test_bm25_weighs_a_case_historys_ask_twice(reader):
     case = reader.read("A 44-year-old man has phantom limb pain. For how long does relief last?")
     assert case.lexical_text.count("how long does relief last") == 2

@@ -50,7 +50,8 @@ class Answer:
     question: str
     verdict: Verdict
     confidence: float  # the model's probability that a passage answers
-    missing_concepts: tuple[str, ...]  # the question's specific concepts the statement lacks
+    # the question's concepts the statement lacks, as told (`QueryAnalysis.missing_named`)
+    missing_concepts: tuple[str, ...]
     passages: tuple[RankedPassage, ...]
     unrecognised: tuple[str, ...] = ()  # shorthand ketaqa could not read, shown as such
     # authors named in the question whose papers the corpus only lists, not reports
@@ -103,7 +104,7 @@ class Answerer:
         else:
             probability = fallback_score(values)
             threshold = self.abstain_threshold
-        missing = analysis.missing_concepts
+        missing = analysis.missing_named
         verdict = decide(probability, threshold, missing)
         if verdict is Verdict.NOT_COVERED and analysis.about_patient:
             verdict = Verdict.RELATED  # its contraindications always speak to one patient

@@ -126,6 +126,18 @@ class QueryAnalysis:
         return tuple(c.typed for c in self.concepts if not c.mentioned)
 
     @property
+    def missing_named(self) -> tuple[str, ...]:
+        """The missing concepts a clinician is told of, and a "not covered" verdict rests on:
+        all of them for a one-line question; for a case history, the specific ones its ask
+        names ("pregnancy"), else the history's specific ones ("porphyria"), never its
+        everyday words ("woman", "foot", "helped"), which say nothing about what it asks."""
+        if not self.ask:
+            return self.missing_concepts
+        specific = [c for c in self.concepts if not c.mentioned and c.specific]
+        asked = [c.typed for c in specific if _names(self.ask, c.typed)]
+        return tuple(asked) or tuple(c.typed for c in specific)
+
+    @property
     def missing_specific(self) -> tuple[str, ...]:
         return tuple(c.typed for c in self.concepts if not c.mentioned and c.specific)
 
