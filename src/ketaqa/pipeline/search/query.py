@@ -108,6 +108,13 @@ def _phrase_re(phrase: str) -> re.Pattern[str]:
     return re.compile(r"(?<![\w])" + re.escape(phrase) + r"(?![\w])")
 
 
+def _corrected(text: str, corrections: list[tuple[str, str]]) -> str:
+    """`text` (cleaned) with each typed word replaced by its spelling fix."""
+    for typed, fixed in corrections:
+        text = _phrase_re(typed).sub(fixed, text)
+    return text
+
+
 class QueryReader:
     """Reads questions against one corpus: its vocabulary, its mentions, its lexicon."""
 
@@ -159,9 +166,7 @@ class QueryReader:
         `lookup` overrides what the reader decides from the question and its corrections
         (tests); a look-up counts words found only in the bibliography as mentioned."""
         corrections = self._correct(clean(question))
-        text = clean(question)
-        for typed, fixed in corrections:
-            text = _phrase_re(typed).sub(fixed, text)
+        text = _corrected(clean(question), corrections)
         expansions, covered = self._expand(text)
         expansions += self._capital_terms(question)
         shorthand, unrecognised = self._shorthand(question, text, expansions, covered)
@@ -229,10 +234,7 @@ class QueryReader:
     def _ask(question: str, corrections: list[tuple[str, str]]) -> str:
         """The ask of a question several sentences long, with the spelling fixes the
         concepts were read with."""
-        ask = clean(ask_sentence(question))
-        for typed, fixed in corrections:
-            ask = _phrase_re(typed).sub(fixed, ask)
-        return ask
+        return _corrected(clean(ask_sentence(question)), corrections)
 
     def _listed_only(self, text: str) -> tuple[str, ...]:
         """Surnames in the question of authors the corpus only lists; a name that is also a

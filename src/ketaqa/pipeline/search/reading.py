@@ -133,9 +133,17 @@ class QueryAnalysis:
         everyday words ("woman", "foot", "helped"), which say nothing about what it asks."""
         if not self.ask:
             return self.missing_concepts
-        specific = [c for c in self.concepts if not c.mentioned and c.specific]
-        asked = [c.typed for c in specific if _names(self.ask, c.typed)]
-        return tuple(asked) or tuple(c.typed for c in specific)
+        return tuple(c.typed for c in self.missing_in_ask) or self.missing_specific
+
+    @property
+    def missing_in_ask(self) -> tuple[Concept, ...]:
+        """The specific missing concepts a case history's ask names; none for a one-line
+        question, whose ask is all of it."""
+        if not self.ask:
+            return ()
+        return tuple(
+            c for c in self.concepts if not c.mentioned and c.specific and _names(self.ask, c.typed)
+        )
 
     @property
     def missing_specific(self) -> tuple[str, ...]:
@@ -176,26 +184,15 @@ class QueryAnalysis:
         history, whose own words decide what it asks, else the whole question. Dropping
         "pregnancy" from a five-sentence vignette hardly moves its meaning; dropping it from
         "is ketamine safe during pregnancy?" does, as it does for a one-line question."""
-        if self.ask and any(
-            _names(self.ask, c.typed) for c in self.concepts if not c.mentioned and c.specific
-        ):
-            return self.ask
-        return self.search_text
+        return self.ask if self.missing_in_ask else self.search_text
 
     def salience_probes(self, limit: int = MAX_SALIENCE_PROBES) -> list[tuple[str, str]]:
         """(concept, `salience_base` without it) for the missing concepts worth measuring:
         the rarest first, at most `limit` (the encoder's extra batch stays small); of a case
         history whose ask names a specific one, those."""
         base = self.salience_base
-        own_ask = base is not self.search_text  # then only its specific words are probed
-        missing = sorted(
-            (
-                c
-                for c in self.concepts
-                if not c.mentioned and (not own_ask or (c.specific and _names(base, c.typed)))
-            ),
-            key=lambda c: (not c.specific, c.zipf),
-        )
+        candidates = self.missing_in_ask or [c for c in self.concepts if not c.mentioned]
+        missing = sorted(candidates, key=lambda c: (not c.specific, c.zipf))
         return [(c.typed, without(base, c.typed)) for c in missing[:limit]]
 
     def with_salience(self, salience: dict[str, float]) -> QueryAnalysis:
@@ -210,12 +207,17 @@ class QueryAnalysis:
         return replace(self, concepts=concepts)
 
 
+def _whole_word(typed: str) -> re.Pattern[str]:
+    """The typed concept as a whole word, in any case."""
+    return re.compile(r"(?<!\w)" + re.escape(typed) + r"(?!\w)", re.IGNORECASE)
+
+
 def _names(text: str, typed: str) -> bool:
     """Whether `text` holds the typed concept as a whole word."""
-    return re.search(r"(?<!\w)" + re.escape(typed) + r"(?!\w)", text, re.IGNORECASE) is not None
+    return _whole_word(typed).search(text) is not None
 
 
 def without(text: str, typed: str) -> str:
     """`text` with every occurrence of the typed concept removed (as a whole word)."""
-    pattern = re.compile(r"(?<!\w)" + re.escape(typed) + r"(?!\w)", re.IGNORECASE)
+    pattern = _whole_word(typed)
     return " ".join(pattern.sub(" ", text).split())
