@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from ketaqa.pipeline.search.priors import apply_entry_prior
 from ketaqa.pipeline.search.question_form import asks_for_citation
-from ketaqa.pipeline.search.retrieve import apply_entry_prior
 
 pytestmark = pytest.mark.slow  # the real index, with the embedding model
 

@@ -8,8 +8,8 @@ abbreviations and shorthand, must be answered with its passage first.
 import pytest
 
 from ketaqa.pipeline.answering.verdict import Verdict
+from ketaqa.pipeline.search.priors import PRIOR_KINDS
 from ketaqa.pipeline.search.reading import without
-from ketaqa.pipeline.search.retrieve import PRIOR_KINDS
 
 pytestmark = pytest.mark.slow  # every test here loads the embedding model
 

@@ -65,6 +65,7 @@ ROOMS = {
         "reading",
         "query",
         "bm25",
+        "priors",
         "retrieve",
         "backends",
     ],

@@ -3,10 +3,10 @@ question. (The entry prior on the real index: tests/integration/test_retrieve.py
 
 from __future__ import annotations
 
+from ketaqa.pipeline.search.priors import apply_population_prior
 from ketaqa.pipeline.search.question_form import asks_for_citation
 from ketaqa.pipeline.search.retrieve import (
     Scored,
-    apply_population_prior,
     reciprocal_rank_fusion,
     weighted_fusion,
 )

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from ketaqa.pipeline.search.reading import QueryAnalysis
-from ketaqa.pipeline.search.retrieve import (
+from ketaqa.pipeline.search.priors import (
     apply_coverage_prior,
     entries_after_statement,
     term_postings,
 )
+from ketaqa.pipeline.search.reading import QueryAnalysis
 
 # two real bullets, as the index tokenises them (stemmed)
 TOKENS = [
@@ -56,8 +56,8 @@ def test_a_clinical_question_never_puts_an_entry_above_the_statement():
 
 
 def test_a_question_wanting_a_figure_favours_passages_that_carry_one():
+    from ketaqa.pipeline.search.priors import apply_answer_type_prior
     from ketaqa.pipeline.search.question_form import answer_type, passage_answer_types
-    from ketaqa.pipeline.search.retrieve import apply_answer_type_prior
 
     assert answer_type("how many RCTs did Orhurhu include") == "figure"
     assert answer_type("size of each trial in the 2019 MA") == "figure"
@@ -76,12 +76,12 @@ def test_a_question_wanting_a_figure_favours_passages_that_carry_one():
 
 
 def test_a_question_about_the_document_itself_reaches_its_contents_and_back_matter():
+    from ketaqa.pipeline.search.priors import apply_answer_type_prior, apply_entry_prior
     from ketaqa.pipeline.search.question_form import (
         DOCUMENT,
         about_this_document,
         passage_answer_types,
     )
-    from ketaqa.pipeline.search.retrieve import apply_answer_type_prior, apply_entry_prior
 
     # read from how the question points at the document, never from its topic
     assert about_this_document("is this ket doc a PS or a guideline??")
@@ -115,8 +115,8 @@ def test_a_question_about_the_document_itself_reaches_its_contents_and_back_matt
 
 
 def test_a_question_about_one_patient_always_reaches_a_listed_contraindication():
+    from ketaqa.pipeline.search.priors import contraindication_within_reach
     from ketaqa.pipeline.search.question_form import about_one_patient
-    from ketaqa.pipeline.search.retrieve import contraindication_within_reach
 
     assert about_one_patient("pt on ice most wkends wants q-monthly ketamine IVIs, go ahead?")
     assert about_one_patient("A 27-year-old woman with fibromyalgia ... Is ketamine reasonable?")
@@ -134,8 +134,8 @@ def test_a_question_about_one_patient_always_reaches_a_listed_contraindication()
 def test_asked_whether_to_give_it_to_one_patient_the_contraindication_comes_first():
     """The form of the ask, not the condition's name, decides: "is he a reasonable candidate?"
     is answered by the list of contraindications; "what rate was used?" is not."""
+    from ketaqa.pipeline.search.priors import contraindication_within_reach
     from ketaqa.pipeline.search.question_form import asks_whether_to_treat
-    from ketaqa.pipeline.search.retrieve import contraindication_within_reach
 
     assert asks_whether_to_treat(
         "61M with heart failure booked for ketamine - reasonable candidate?"
@@ -157,7 +157,7 @@ def test_asked_whether_to_give_it_to_one_patient_the_contraindication_comes_firs
 
 
 def test_a_study_named_by_author_and_year_ranks_its_own_passages_first():
-    from ketaqa.pipeline.search.retrieve import apply_study_prior, studies_in_heading, years_typed
+    from ketaqa.pipeline.search.priors import apply_study_prior, studies_in_heading, years_typed
 
     # headings cut from the statement's section paths
     studies = [

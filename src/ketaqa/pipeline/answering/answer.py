@@ -20,9 +20,10 @@ from ketaqa.pipeline.answering.verdict import Verdict, VerdictModel, decide
 from ketaqa.pipeline.documents.passages import Passage
 from ketaqa.pipeline.indexing.index import Index
 from ketaqa.pipeline.search.populations import CONTRAINDICATED, passage_populations
+from ketaqa.pipeline.search.priors import PRIOR_KINDS
 from ketaqa.pipeline.search.question_form import DOCUMENT_KINDS
 from ketaqa.pipeline.search.reading import QueryAnalysis
-from ketaqa.pipeline.search.retrieve import PRIOR_KINDS, Hit
+from ketaqa.pipeline.search.retrieve import Hit
 
 LEXICAL_WEIGHT_IN_HIGHLIGHT = 0.5
 EVIDENCE_PASSAGES = 3  # how many top evidence passages the verdict looks at

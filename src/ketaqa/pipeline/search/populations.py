@@ -28,7 +28,7 @@ POPULATION_TERMS = {
 }
 # The populations A-2 (ii) lists as contraindications. A case question that names one ("He has
 # schizophrenia") must find the contraindication first, before the passage about his CRPS, so
-# these are boosted twice (`retrieve.apply_population_prior`).
+# these are boosted twice (`priors.apply_population_prior`).
 CONTRAINDICATED = frozenset(
     {"psychoses", "cardiovascular", "hepatic", "raised pressure", "substance abuse"}
 )

@@ -32,7 +32,7 @@ _PUBLICATION_KIND_RE = re.compile(
 # The kind of answer a question wants, read from its form rather than its topic: a figure
 # ("how many", "what dose", "how long", "trial size", "cut-off") or a date ("when", "what
 # year"). A passage that carries that kind of answer (numerals, a year) is favoured
-# (`retrieve.apply_answer_type_prior`).
+# (`priors.apply_answer_type_prior`).
 _FIGURE_RE = re.compile(
     r"\bhow (many|much|long|often|big|large|old)\b|\bwhat age\b|\b(doses?|dosing|dosages?|"
     r"rates?|numbers?|sizes?|percent(ages?)?|proportions?|cut-?offs?|thresholds?|durations?|"

@@ -59,7 +59,7 @@ class QueryAnalysis:
     unknown_words: tuple[str, ...]  # in neither the corpus nor general English, unfixed
     lookup: bool  # the question looks up a publication
     # per mentioned concept, the index terms of each of its readings: what a passage must
-    # hold to state it (`retrieve.apply_coverage_prior`)
+    # hold to state it (`priors.apply_coverage_prior`)
     concept_terms: tuple[tuple[frozenset[str], ...], ...] = ()
     names_publication: bool = False  # names a kind of publication ("which rat study")
     # short rare tokens no rule could read ("medd"): shown, never counted as missing concepts
