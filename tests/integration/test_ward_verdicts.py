@@ -213,3 +213,32 @@ def test_a_stated_contraindication_is_answered_whatever_the_model_says(assistant
         assert assistant.ask("ketamine for CRPS").verdict is not Verdict.ANSWERS
     finally:
         answerer.model = saved
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # written for this test: each condition named in words the statement never uses
+        "My patient smokes crystal meth most nights and has phantom limb pain. Is a ketamine "
+        "infusion series reasonable for him?",
+        "Woman of 39 with CRPS of the hand who has a schizoaffective disorder, off her "
+        "medication for two months. Should she have ketamine?",
+    ],
+)
+def test_a_patients_contraindication_read_by_meaning_is_answered(assistant, question):
+    """A patient's condition in the clinician's own words ("crystal meth", "schizoaffective"),
+    read by meaning as a listed contraindication whose passage comes first, is answered even by
+    a model that never says "answers"; the same words outside a patient's question are not read
+    as a contraindication named (a meaning read is looser than a word the statement uses)."""
+    from dataclasses import replace
+
+    answerer = assistant.answerer
+    saved = answerer.model
+    answerer.model = replace(saved, threshold=1.01)
+    try:
+        answer = assistant.answer(question)
+        assert answer.verdict is Verdict.ANSWERS, answer.confidence
+        assert "should not" in answer.passages[0].passage.text
+        assert assistant.answer("crystal meth and ketamine").verdict is not Verdict.ANSWERS
+    finally:
+        answerer.model = saved

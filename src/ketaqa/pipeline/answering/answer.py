@@ -127,8 +127,15 @@ class Answerer:
         """Whether the question names a contraindication the statement lists and the first
         evidence passage states it. Then the verdict is `answers`, whatever the model's
         probability: a clinician asking about a patient with psychosis must never read "the
-        statement does not cover this" above the passage that says to avoid ketamine."""
-        named = set(analysis.populations) & CONTRAINDICATED
+        statement does not cover this" above the passage that says to avoid ketamine.
+
+        For a question about one patient, a condition read by meaning counts too ("delusional
+        disorder" as a psychosis, "crystal meth" as substance abuse): the clinician named the
+        patient's condition in their own words, and the passage that lists it comes first."""
+        named = set(analysis.populations)
+        if analysis.about_patient:
+            named |= set(analysis.meant_populations)
+        named &= CONTRAINDICATED
         top = self.evidence(hits, analysis)[:1]
         return bool(named and top and named & self._contraindications[top[0]])
 
