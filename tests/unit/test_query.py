@@ -224,6 +224,25 @@ def test_quantity_and_switch_words_are_not_missing_concepts(reader):
     assert "switching" not in reader.read("switching iv to oral ketamine").missing_concepts
 
 
+def test_a_grade_of_a_word_the_statement_uses_is_that_word(reader):
+    """ "lowest", "safest", "biggest" grade the statement's "low", "safe", "big": the grade is
+    the question's form. A word English has no sibling grade for is not a grade ("user" is not
+    "use"-er, "bother" not "both"-er), and a grade of a word the statement never uses stays
+    missing."""
+    from ketaqa.pipeline.search.query import graded_bases
+
+    english = {"lower", "lowest", "safest", "bigger", "easiest"}.__contains__
+    assert graded_bases("lowest", english) == ["low", "lowe"]
+    assert "big" in graded_bases("biggest", english)
+    assert "easy" in graded_bases("easier", english)
+    assert graded_bases("user", english) == graded_bases("bother", english) == []
+    assert graded_bases("interest", english) == []
+
+    assert reader.read("lowest ketamine infusion dose").missing_concepts == ()
+    assert reader.read("smallest and longest trials in the meta-analysis").missing_concepts == ()
+    assert "cheapest" in reader.read("cheapest ketamine infusion").missing_concepts
+
+
 def test_concept_terms_are_what_a_passage_must_hold(reader):
     """Per mentioned concept, the index terms of its readings (the coverage prior's input);
     a concept the statement never mentions has none."""

@@ -41,6 +41,9 @@ from ketaqa.pipeline.search.vocabulary import corpus_vocabulary
 
 LEXICON_FILE = Path(__file__).with_name("lexicon.json")
 
+# A comparative's superlative (or a superlative's comparative) must be at least this common in
+# English (Zipf scale, about 0.3 per million words) for the word to be read as a grade.
+GRADE_SIBLING_ZIPF = 2.5
 # Words that frame a question rather than name its subject: never a missing concept.
 FRAMING_WORDS = frozenset(
     """ok okay fine safe safely use used using give given giving still can cannot should
@@ -196,8 +199,9 @@ class QueryReader:
             ):
                 continue
             seen.add(word)
+            reading = self._as_graded((word,), terms)
             concepts.append(
-                Concept(word, (word,), self._mentioned((word,), terms), self._zipf(word))
+                Concept(word, reading, self._mentioned(reading, terms), self._zipf(word))
             )
         unknown = tuple(
             w
@@ -346,6 +350,21 @@ class QueryReader:
         """A reading is mentioned when every index term of one of its words is in `terms`."""
         return any(t <= terms for t in self._index_terms(reading))
 
+    def _as_graded(self, reading: tuple[str, ...], terms: set[str]) -> tuple[str, ...]:
+        """A comparative or superlative of a word the statement uses, read as that word
+        ("lowest" dose: the statement's "low"; "safer", "wider", "biggest"): the grade is the
+        question's form, the adjective its concept. Only when the word itself is unmentioned."""
+        (word,) = reading
+        if self._mentioned(reading, terms):
+            return reading
+        for base in graded_bases(word, self._is_graded_sibling):
+            if self._mentioned((base,), terms):
+                return (base,)
+        return reading
+
+    def _is_graded_sibling(self, word: str) -> bool:
+        return self._word_frequency(word) >= GRADE_SIBLING_ZIPF
+
     def _head(self, concepts: list[Concept]) -> dict:
         """The most specific concept, which a passage must state to answer rather than touch
         the question ("R-ketamine" in "is R-ketamine better", not "ketamine")."""
@@ -392,6 +411,25 @@ class QueryReader:
             w for _, statement in expansions for s in statement for w in raw_words(s)
         }
         return populations_named(words)
+
+
+def graded_bases(word: str, is_english: Callable[[str], bool]) -> list[str]:
+    """The adjectives a comparative or superlative may grade: "lowest" -> low, "safer" ->
+    saf, safe; "biggest" -> bigg, big; "easier" -> easi, easy. A word is taken for a grade
+    only when English also has its sibling grade ("lower" beside "lowest", "safest" beside
+    "safer"), so "user", "bother" and "interest" are left alone. Bases of three letters or more."""
+    for ending, sibling in (("est", "er"), ("er", "est")):
+        if word.endswith(ending):
+            stem = word[: -len(ending)]
+            if not is_english(stem + sibling):
+                return []
+            bases = [stem, stem + "e"]
+            if len(stem) > 1 and stem[-1] == stem[-2]:
+                bases.append(stem[:-1])
+            if stem.endswith("i"):
+                bases.append(stem[:-1] + "y")
+            return [b for b in bases if len(b) >= 3]
+    return []
 
 
 def _words_of(phrase: str) -> list[str]:
