@@ -89,10 +89,12 @@ def test_candidates_equal_in_process(milvus_assistant, assistant, encoder):
         ]
 
 
-def test_evaluation_through_milvus_matches_in_process(milvus_assistant, assistant, tmp_path):
+def test_evaluation_through_milvus_matches_in_process(
+    milvus_assistant, test_split_report, tmp_path
+):
     from ketaqa.evaluation.run import run_evaluation
 
-    local = run_evaluation(assistant, "test", tmp_path / "local")
+    local, _ = test_split_report  # the in-process run, shared with the gate's tests
     remote = run_evaluation(milvus_assistant, "test", tmp_path / "milvus")
     table = {}
     for name, scores in local["retrievers"].items():
