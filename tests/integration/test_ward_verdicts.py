@@ -242,3 +242,18 @@ def test_a_patients_contraindication_read_by_meaning_is_answered(assistant, ques
         assert assistant.answer("crystal meth and ketamine").verdict is not Verdict.ANSWERS
     finally:
         answerer.model = saved
+
+
+def test_a_frequency_the_statement_never_gives_is_related_not_answered(assistant):
+    """ "How often" finds the passage on the topic (hepatic dysfunction, monitoring), which
+    states no interval: shown as related, never as an answer, and never as "not covered",
+    even where the passage is a contraindication's. A frequency it does give is answered.
+    Phrasings written for this test."""
+    answer = assistant.answer("how frequently should liver function be checked on ketamine?")
+    assert answer.verdict is Verdict.RELATED, answer.confidence
+    assert "hepatic dysfunction" in answer.passages[0].passage.text
+    answer = assistant.answer(
+        "paeds low-dose ketamine infusions: how often was there oversedation?"
+    )
+    assert answer.verdict is Verdict.ANSWERS, answer.confidence
+    assert "over-sedation [7.4%]" in answer.passages[0].passage.text

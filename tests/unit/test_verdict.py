@@ -108,3 +108,29 @@ def test_a_paper_only_listed_is_said_to_be_listed_not_reported():
     assert "Marchetti" in sentence and "only in its bibliography" in sentence
     # an answer is never reworded by it
     assert verdict_sentence(Verdict.ANSWERS, (), ("marchetti",)).startswith("The statement answers")
+
+
+def test_a_frequency_is_asked_by_the_form_and_given_by_a_rate_an_interval_or_a_share():
+    """ "How often" wants a rate, an interval or a share; a passage that shares the topic's
+    words but states none of them does not answer it (`Answerer.gives_what_is_asked`).
+    Phrasings written for this test; the passages are cut from the statement."""
+    from ketaqa.pipeline.search.question_form import asks_how_often, gives_frequency
+
+    for question in (
+        "how often should bloods be repeated on a ketamine course?",
+        "obs freq for an outpatient ket infusion",
+        "sats q2h or q4h during the infusion?",
+        "at what interval should infusions be repeated?",
+    ):
+        assert asks_how_often(question), question
+    for question in ("ketamine dose for CRPS", "what was the 95% confidence interval?"):
+        assert not asks_how_often(question), question
+
+    assert gives_frequency("neurologic excitability [10.4%]; over-sedation [7.4%]")
+    assert gives_frequency("8/11 “better” at 2/12")
+    assert gives_frequency("oral: 30-1000mg/day. Start 0.5mg/kg")
+    assert not gives_frequency(
+        "For hepatic dysfunction, it should be avoided in individuals with severe impairment "
+        "but may be administered judiciously with proper monitoring in people with moderate "
+        "disease"
+    )

@@ -21,7 +21,7 @@ from ketaqa.pipeline.documents.passages import Passage
 from ketaqa.pipeline.indexing.index import Index
 from ketaqa.pipeline.search.populations import CONTRAINDICATED, passage_populations
 from ketaqa.pipeline.search.priors import PRIOR_KINDS
-from ketaqa.pipeline.search.question_form import DOCUMENT_KINDS
+from ketaqa.pipeline.search.question_form import DOCUMENT_KINDS, gives_frequency
 from ketaqa.pipeline.search.reading import QueryAnalysis
 from ketaqa.pipeline.search.retrieve import Hit
 
@@ -83,6 +83,7 @@ class Answerer:
         self._contraindications = [
             passage_populations(p.text, str(p.section)) & CONTRAINDICATED for p in index.passages
         ]
+        self._frequencies = [gives_frequency(p.text) for p in index.passages]
 
     def idf(self, term: str) -> float:
         return self._idf.get(term, self._oov_idf)
@@ -113,6 +114,10 @@ class Answerer:
             verdict = Verdict.RELATED  # the entry names the paper; no passage reports it
         if self.states_contraindication(analysis, hits):
             verdict = Verdict.ANSWERS
+        if verdict is Verdict.ANSWERS and not self.gives_what_is_asked(analysis, hits):
+            # the topic's passage without the figure asked for, even a contraindication's
+            # ("how often LFTs on infusions?"): shown as related, never as "not covered"
+            verdict = Verdict.RELATED
         return Answer(
             analysis.question,
             verdict,
@@ -122,6 +127,16 @@ class Answerer:
             analysis.unrecognised,
             analysis.listed_only if analysis.asks_about_listed_only else (),
         )
+
+    def gives_what_is_asked(self, analysis: QueryAnalysis, hits: list[Hit]) -> bool:
+        """Whether the first evidence passage carries the kind of answer the question's form
+        asks for. "How often should LFTs be checked on infusions?" finds the passage on hepatic
+        dysfunction, which shares every word and gives no interval: that passage is related,
+        it does not answer. A frequency is the kind checked: a rate, interval or share."""
+        if not analysis.how_often:
+            return True
+        top = self.evidence(hits, analysis)[:1]
+        return bool(top) and self._frequencies[top[0]]
 
     def states_contraindication(self, analysis: QueryAnalysis, hits: list[Hit]) -> bool:
         """Whether the question names a contraindication the statement lists and the first

@@ -74,6 +74,33 @@ def answer_type(text: str) -> str:
     return FIGURE if _FIGURE_RE.search(text) else ""
 
 
+# A question that asks how often something is done or happens wants a frequency or a share
+# ("how often should LFTs be checked", "obs freq", "q4h?"); a passage gives one when it states
+# a rate, an interval or a proportion ("10.4%", "8/11", "mg/day", "daily", "every", "q6h").
+_FREQUENCY_ASKED_RE = re.compile(
+    r"\bhow (often|frequently)\b|\bfreq(uency|uencies)?\b|(?<!confidence )\bintervals?\b"
+    r"|\bq\s?\d+\s?h\b",
+    re.IGNORECASE,
+)
+_FREQUENCY_GIVEN_RE = re.compile(
+    r"\d\s*%|\bper ?cent\b|\b\d+\s*(/|of)\s*\d+\b|\bn\s*=|\bevery\b|\b(once|twice)\b"
+    r"|\b(hourly|daily|weekly|monthly|yearly|annually|fortnightly|nightly)\b"
+    r"|\btimes (a|per)\b|\b\d+\s*(times|x)\b|\bper (day|week|month|hour|year)\b"
+    r"|/\s*(day|d|wk|week|month|hr|h|yr|year)\b|\bq\s?\d+\s?h\b",
+    re.IGNORECASE,
+)
+
+
+def asks_how_often(text: str) -> bool:
+    """Whether the question wants a frequency, an interval or a share (`gives_frequency`)."""
+    return bool(_FREQUENCY_ASKED_RE.search(text))
+
+
+def gives_frequency(text: str) -> bool:
+    """Whether a passage states a rate, an interval or a proportion: what "how often" asks."""
+    return bool(_FREQUENCY_GIVEN_RE.search(text))
+
+
 def passage_answer_types(text: str, kind: str = "", top_section: str = "") -> frozenset[str]:
     """The kinds of answer a passage carries: any numeral is a figure; a year or a month a
     date; the title, contents, epigraph and a top-level section about the document (named
