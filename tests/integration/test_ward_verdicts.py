@@ -257,3 +257,13 @@ def test_a_frequency_the_statement_never_gives_is_related_not_answered(assistant
     )
     assert answer.verdict is Verdict.ANSWERS, answer.confidence
     assert "over-sedation [7.4%]" in answer.passages[0].passage.text
+
+
+def test_an_identifier_the_statement_never_gives_is_related_not_answered(assistant):
+    """A look-up of a PMID the statement does not give finds the study's item, which has none:
+    related. One it gives is answered. Phrasings written for this test."""
+    answer = assistant.answer("pubmed id of the orhurhu 2019 meta-analysis of infusions")
+    assert answer.verdict is Verdict.RELATED, answer.confidence
+    answer = assistant.answer("masaracchia 2019 children's ketamine infusions - pubmed id?")
+    assert answer.verdict is Verdict.ANSWERS, answer.confidence
+    assert "31313291" in answer.passages[0].passage.text

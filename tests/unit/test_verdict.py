@@ -110,11 +110,12 @@ def test_a_paper_only_listed_is_said_to_be_listed_not_reported():
     assert verdict_sentence(Verdict.ANSWERS, (), ("marchetti",)).startswith("The statement answers")
 
 
-def test_a_frequency_is_asked_by_the_form_and_given_by_a_rate_an_interval_or_a_share():
-    """ "How often" wants a rate, an interval or a share; a passage that shares the topic's
-    words but states none of them does not answer it (`Answerer.gives_what_is_asked`).
-    Phrasings written for this test; the passages are cut from the statement."""
-    from ketaqa.pipeline.search.question_form import asks_how_often, gives_frequency
+def test_a_frequency_or_an_identifier_is_asked_by_the_form_and_given_visibly():
+    """ "How often" wants a rate, an interval or a share; "the PMID of" an identifier. A passage
+    that shares the topic's words but carries neither does not answer
+    (`Answerer.gives_what_is_asked`). Phrasings written for this test; passages cut from the
+    statement."""
+    from ketaqa.pipeline.search.question_form import DOI, FREQUENCY, PMID, kinds_asked, kinds_given
 
     for question in (
         "how often should bloods be repeated on a ketamine course?",
@@ -122,15 +123,24 @@ def test_a_frequency_is_asked_by_the_form_and_given_by_a_rate_an_interval_or_a_s
         "sats q2h or q4h during the infusion?",
         "at what interval should infusions be repeated?",
     ):
-        assert asks_how_often(question), question
+        assert kinds_asked(question) == (FREQUENCY,), question
+    assert kinds_asked("pubmed id of the Sheehy cohort") == (PMID,)
+    assert kinds_asked("sheehy BMC peds doi?") == (DOI,)
     for question in ("ketamine dose for CRPS", "what was the 95% confidence interval?"):
-        assert not asks_how_often(question), question
+        assert kinds_asked(question) == (), question
 
-    assert gives_frequency("neurologic excitability [10.4%]; over-sedation [7.4%]")
-    assert gives_frequency("8/11 “better” at 2/12")
-    assert gives_frequency("oral: 30-1000mg/day. Start 0.5mg/kg")
-    assert not gives_frequency(
-        "For hepatic dysfunction, it should be avoided in individuals with severe impairment "
-        "but may be administered judiciously with proper monitoring in people with moderate "
-        "disease"
+    assert kinds_given("neurologic excitability [10.4%]; over-sedation [7.4%]") == {FREQUENCY}
+    assert FREQUENCY in kinds_given("8/11 “better” at 2/12")
+    assert FREQUENCY in kinds_given("oral: 30-1000mg/day. Start 0.5mg/kg")
+    assert kinds_given("doi: 10.1111/aas.13429. Epub 2019 Jul 16. PMID: 31313291.") == {DOI, PMID}
+    assert kinds_given(
+        "Pain Reports PR9 3 (2018) e674 <http://dx.doi.org/10.1097/PR9.0000000000000674>"
+    ) == {DOI}
+    assert (
+        kinds_given(
+            "For hepatic dysfunction, it should be avoided in individuals with severe impairment "
+            "but may be administered judiciously with proper monitoring in people with moderate "
+            "disease"
+        )
+        == frozenset()
     )

@@ -21,7 +21,7 @@ from ketaqa.pipeline.documents.passages import Passage
 from ketaqa.pipeline.indexing.index import Index
 from ketaqa.pipeline.search.populations import CONTRAINDICATED, passage_populations
 from ketaqa.pipeline.search.priors import PRIOR_KINDS
-from ketaqa.pipeline.search.question_form import DOCUMENT_KINDS, gives_frequency
+from ketaqa.pipeline.search.question_form import DOCUMENT_KINDS, kinds_given
 from ketaqa.pipeline.search.reading import QueryAnalysis
 from ketaqa.pipeline.search.retrieve import Hit
 
@@ -83,7 +83,7 @@ class Answerer:
         self._contraindications = [
             passage_populations(p.text, str(p.section)) & CONTRAINDICATED for p in index.passages
         ]
-        self._frequencies = [gives_frequency(p.text) for p in index.passages]
+        self._kinds_given = [kinds_given(p.text) for p in index.passages]
 
     def idf(self, term: str) -> float:
         return self._idf.get(term, self._oov_idf)
@@ -115,8 +115,8 @@ class Answerer:
         if self.states_contraindication(analysis, hits):
             verdict = Verdict.ANSWERS
         if verdict is Verdict.ANSWERS and not self.gives_what_is_asked(analysis, hits):
-            # the topic's passage without the figure asked for, even a contraindication's
-            # ("how often LFTs on infusions?"): shown as related, never as "not covered"
+            # the topic's passage without the kind of answer asked for, even a
+            # contraindication's ("how often LFTs on infusions?"): related, never "not covered"
             verdict = Verdict.RELATED
         return Answer(
             analysis.question,
@@ -129,14 +129,15 @@ class Answerer:
         )
 
     def gives_what_is_asked(self, analysis: QueryAnalysis, hits: list[Hit]) -> bool:
-        """Whether the first evidence passage carries the kind of answer the question's form
-        asks for. "How often should LFTs be checked on infusions?" finds the passage on hepatic
-        dysfunction, which shares every word and gives no interval: that passage is related,
-        it does not answer. A frequency is the kind checked: a rate, interval or share."""
-        if not analysis.how_often:
+        """Whether the first evidence passage visibly carries each kind of answer the
+        question's form asks for (`question_form.kinds_asked`). "How often should LFTs be
+        checked on infusions?" finds the passage on hepatic dysfunction, which shares every
+        word and gives no interval; "the PMID of Orhurhu 2019" finds the item, which gives
+        none: each passage is related, it does not answer."""
+        if not analysis.kinds_asked:
             return True
         top = self.evidence(hits, analysis)[:1]
-        return bool(top) and self._frequencies[top[0]]
+        return bool(top) and set(analysis.kinds_asked) <= self._kinds_given[top[0]]
 
     def states_contraindication(self, analysis: QueryAnalysis, hits: list[Hit]) -> bool:
         """Whether the question names a contraindication the statement lists and the first

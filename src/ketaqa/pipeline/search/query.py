@@ -32,8 +32,8 @@ from ketaqa.pipeline.search.question_form import (
     answer_type,
     ask_sentence,
     asks_for_citation,
-    asks_how_often,
     asks_whether_to_treat,
+    kinds_asked,
     names_publication_kind,
 )
 from ketaqa.pipeline.search.reading import Concept, QueryAnalysis
@@ -231,7 +231,7 @@ class QueryReader:
             about_document=about_this_document(question),
             about_patient=about_one_patient(text),  # read after its spelling fixes
             whether_to_treat=asks_whether_to_treat(text),
-            how_often=asks_how_often(text),
+            kinds_asked=kinds_asked(text),
             listed_only=self._listed_only(text),
             ask=self._ask(question, corrections),
         )

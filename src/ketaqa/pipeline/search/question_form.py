@@ -14,8 +14,8 @@ import re
 # then bibliography entries are answers, and words found only there count as mentioned.
 _LOOKUP_RE = re.compile(
     r"\b(papers?|articles?|publications?|published|journal|authors?|wrote|written|cited?|cites|"
-    r"citation|references?|doi|pmid|bibliography|listed|titled?|who|vol|volumes?|pp|pages|"
-    r"issue|edition|edit(ed|ors?))\b",
+    r"citation|references?|dois?|pmids?|pubmed|bibliography|listed|titled?|who|vol|volumes?|pp|"
+    r"pages|issue|edition|edit(ed|ors?))\b",
     re.IGNORECASE,
 )
 # "Which 2005 review ...", "which rat study ...", "Is there a Cochrane review ...": a kind of
@@ -74,31 +74,43 @@ def answer_type(text: str) -> str:
     return FIGURE if _FIGURE_RE.search(text) else ""
 
 
-# A question that asks how often something is done or happens wants a frequency or a share
-# ("how often should LFTs be checked", "obs freq", "q4h?"); a passage gives one when it states
-# a rate, an interval or a proportion ("10.4%", "8/11", "mg/day", "daily", "every", "q6h").
-_FREQUENCY_ASKED_RE = re.compile(
-    r"\bhow (often|frequently)\b|\bfreq(uency|uencies)?\b|(?<!confidence )\bintervals?\b"
-    r"|\bq\s?\d+\s?h\b",
-    re.IGNORECASE,
-)
-_FREQUENCY_GIVEN_RE = re.compile(
-    r"\d\s*%|\bper ?cent\b|\b\d+\s*(/|of)\s*\d+\b|\bn\s*=|\bevery\b|\b(once|twice)\b"
-    r"|\b(hourly|daily|weekly|monthly|yearly|annually|fortnightly|nightly)\b"
-    r"|\btimes (a|per)\b|\b\d+\s*(times|x)\b|\bper (day|week|month|hour|year)\b"
-    r"|/\s*(day|d|wk|week|month|hr|h|yr|year)\b|\bq\s?\d+\s?h\b",
-    re.IGNORECASE,
-)
+# Kinds of answer a passage shows by its form whether it carries, so that a passage sharing
+# every word of the question can still be seen not to answer it (`Answerer.gives_what_is_asked`):
+# - a frequency: "how often should LFTs be checked", "obs freq", "q4h?" want a rate, an interval
+#   or a share, which a passage states as "10.4%", "8/11", "mg/day", "daily", "every", "q6h";
+# - an identifier: "the PMID of", "which DOI" want that identifier, which a passage gives as
+#   "PMID" or as "doi" or a DOI's "10.nnnn/" prefix (a DOI is not a PMID).
+FREQUENCY, PMID, DOI = "frequency", "pmid", "doi"
+_KINDS_ASKED = {
+    FREQUENCY: re.compile(
+        r"\bhow (often|frequently)\b|\bfreq(uency|uencies)?\b|(?<!confidence )\bintervals?\b"
+        r"|\bq\s?\d+\s?h\b",
+        re.IGNORECASE,
+    ),
+    PMID: re.compile(r"\bpmids?\b|\bpubmed (ids?|numbers?|identifiers?)\b", re.IGNORECASE),
+    DOI: re.compile(r"\bdois?\b|\bdigital object identifiers?\b", re.IGNORECASE),
+}
+_KINDS_GIVEN = {
+    FREQUENCY: re.compile(
+        r"\d\s*%|\bper ?cent\b|\b\d+\s*(/|of)\s*\d+\b|\bn\s*=|\bevery\b|\b(once|twice)\b"
+        r"|\b(hourly|daily|weekly|monthly|yearly|annually|fortnightly|nightly)\b"
+        r"|\btimes (a|per)\b|\b\d+\s*(times|x)\b|\bper (day|week|month|hour|year)\b"
+        r"|/\s*(day|d|wk|week|month|hr|h|yr|year)\b|\bq\s?\d+\s?h\b",
+        re.IGNORECASE,
+    ),
+    PMID: re.compile(r"\bpmid\b", re.IGNORECASE),
+    DOI: re.compile(r"\bdoi\b|\b10\.\d{4,}/", re.IGNORECASE),
+}
 
 
-def asks_how_often(text: str) -> bool:
-    """Whether the question wants a frequency, an interval or a share (`gives_frequency`)."""
-    return bool(_FREQUENCY_ASKED_RE.search(text))
+def kinds_asked(text: str) -> tuple[str, ...]:
+    """The kinds of answer the question's form asks for that a passage must visibly carry."""
+    return tuple(kind for kind, asked in _KINDS_ASKED.items() if asked.search(text))
 
 
-def gives_frequency(text: str) -> bool:
-    """Whether a passage states a rate, an interval or a proportion: what "how often" asks."""
-    return bool(_FREQUENCY_GIVEN_RE.search(text))
+def kinds_given(text: str) -> frozenset[str]:
+    """The kinds of answer a passage visibly carries (`kinds_asked`)."""
+    return frozenset(kind for kind, given in _KINDS_GIVEN.items() if given.search(text))
 
 
 def passage_answer_types(text: str, kind: str = "", top_section: str = "") -> frozenset[str]:

@@ -75,7 +75,9 @@ class QueryAnalysis:
     about_patient: bool = False  # about ketamine for one particular patient (`about_one_patient`)
     # ... and asks whether it may be given to them (`asks_whether_to_treat`)
     whether_to_treat: bool = False
-    how_often: bool = False  # wants a frequency, an interval or a share (`asks_how_often`)
+    # kinds of answer the form asks for that a passage must visibly carry (`kinds_asked`):
+    # a frequency ("how often"), an identifier ("the PMID of")
+    kinds_asked: tuple[str, ...] = ()
     # surnames of authors whose papers the corpus only lists in a bibliography ("marchetti")
     listed_only: tuple[str, ...] = ()
     # the sentence that asks, when the question is several (`question_form.ask_sentence`),
