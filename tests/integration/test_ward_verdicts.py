@@ -267,3 +267,15 @@ def test_an_identifier_the_statement_never_gives_is_related_not_answered(assista
     answer = assistant.answer("masaracchia 2019 children's ketamine infusions - pubmed id?")
     assert answer.verdict is Verdict.ANSWERS, answer.confidence
     assert "31313291" in answer.passages[0].passage.text
+
+
+def test_authors_the_document_never_names_are_related_not_answered(assistant):
+    """Who wrote this statement: its document parts name no persons, so they are related.
+    Who wrote a cited paper is still answered by its entry. Phrasings written for this test."""
+    answer = assistant.answer("Which individuals authored this FPM background paper on ketamine?")
+    assert answer.verdict is Verdict.RELATED, answer.confidence
+    answer = assistant.answer(
+        "who authored the Lancet Neurology 2015 review of drugs for neuropathic pain?"
+    )
+    assert answer.verdict is Verdict.ANSWERS, answer.confidence
+    assert "Finnerup" in answer.passages[0].passage.text

@@ -115,7 +115,14 @@ def test_a_frequency_or_an_identifier_is_asked_by_the_form_and_given_visibly():
     that shares the topic's words but carries neither does not answer
     (`Answerer.gives_what_is_asked`). Phrasings written for this test; passages cut from the
     statement."""
-    from ketaqa.pipeline.search.question_form import DOI, FREQUENCY, PMID, kinds_asked, kinds_given
+    from ketaqa.pipeline.search.question_form import (
+        DOI,
+        FREQUENCY,
+        PERSONS,
+        PMID,
+        kinds_asked,
+        kinds_given,
+    )
 
     for question in (
         "how often should bloods be repeated on a ketamine course?",
@@ -126,6 +133,10 @@ def test_a_frequency_or_an_identifier_is_asked_by_the_form_and_given_visibly():
         assert kinds_asked(question) == (FREQUENCY,), question
     assert kinds_asked("pubmed id of the Sheehy cohort") == (PMID,)
     assert kinds_asked("sheehy BMC peds doi?") == (DOI,)
+    # who wrote this document itself wants persons; who wrote a cited paper is a look-up
+    assert kinds_asked("which individuals authored this FPM background paper?") == (PERSONS,)
+    assert kinds_asked("who drafted this position statement") == (PERSONS,)
+    assert kinds_asked("who wrote the 2019 meta-analysis of ketamine infusions?") == ()
     for question in ("ketamine dose for CRPS", "what was the 95% confidence interval?"):
         assert kinds_asked(question) == (), question
 
@@ -133,6 +144,10 @@ def test_a_frequency_or_an_identifier_is_asked_by_the_form_and_given_visibly():
     assert FREQUENCY in kinds_given("8/11 “better” at 2/12")
     assert FREQUENCY in kinds_given("oral: 30-1000mg/day. Start 0.5mg/kg")
     assert kinds_given("doi: 10.1111/aas.13429. Epub 2019 Jul 16. PMID: 31313291.") == {DOI, PMID}
+    assert PERSONS in kinds_given("D-1. Masaracchia MM, Sites BD, Lee J, Thomas JJ, Fernandez PG.")
+    assert PERSONS not in kinds_given(
+        "POSITION STATEMENT – A document that describes where the college stands on a particular issue."
+    )
     assert kinds_given(
         "Pain Reports PR9 3 (2018) e674 <http://dx.doi.org/10.1097/PR9.0000000000000674>"
     ) == {DOI}

@@ -53,6 +53,7 @@ FIGURE, DATE, DOCUMENT = "figure", "date", "document"
 _DOCUMENT_RE = re.compile(
     r"\b(this|the|that) (ket(amine)? )?(doc|document|ps|position statement|background paper)\b"
     r"|\bthis (statement|paper|publication)\b|\b(table of )?contents\b"
+    r"|\bthis ([\w/&-]+ ){1,5}?(document|position statement|background paper)\b"
     r"|\b(front|title|cover) page\b",
     re.IGNORECASE,
 )
@@ -79,8 +80,13 @@ def answer_type(text: str) -> str:
 # - a frequency: "how often should LFTs be checked", "obs freq", "q4h?" want a rate, an interval
 #   or a share, which a passage states as "10.4%", "8/11", "mg/day", "daily", "every", "q6h";
 # - an identifier: "the PMID of", "which DOI" want that identifier, which a passage gives as
-#   "PMID" or as "doi" or a DOI's "10.nnnn/" prefix (a DOI is not a PMID).
-FREQUENCY, PMID, DOI = "frequency", "pmid", "doi"
+#   "PMID" or as "doi" or a DOI's "10.nnnn/" prefix (a DOI is not a PMID);
+# - persons, when the question asks who wrote this document itself ("the named authors of this
+#   position statement", "who drafted this background paper"): a passage names persons as a
+#   reference list does ("Bell RF,", "et al") or with a title ("Dr", "Professor"). Only for the
+#   document itself: who wrote a cited paper is answered by its entry, or by a bullet that
+#   reports it without the names.
+FREQUENCY, PMID, DOI, PERSONS = "frequency", "pmid", "doi", "persons"
 _KINDS_ASKED = {
     FREQUENCY: re.compile(
         r"\bhow (often|frequently)\b|\bfreq(uency|uencies)?\b|(?<!confidence )\bintervals?\b"
@@ -89,6 +95,13 @@ _KINDS_ASKED = {
     ),
     PMID: re.compile(r"\bpmids?\b|\bpubmed (ids?|numbers?|identifiers?)\b", re.IGNORECASE),
     DOI: re.compile(r"\bdois?\b|\bdigital object identifiers?\b", re.IGNORECASE),
+    PERSONS: re.compile(
+        r"\b(who|which (individuals|people|persons|clinicians))\b[^?.]{0,40}?"
+        r"\b(wrote|authored|drafted|prepared|chaired|edited|written)\b|\bauthors?(hip)?\b"
+        r"|\bwriters?\b|\bwritten by\b|\bworking (group|party)\b|\bcommittee members\b"
+        r"|\bnamed individuals\b",
+        re.IGNORECASE,
+    ),
 }
 _KINDS_GIVEN = {
     FREQUENCY: re.compile(
@@ -100,12 +113,19 @@ _KINDS_GIVEN = {
     ),
     PMID: re.compile(r"\bpmid\b", re.IGNORECASE),
     DOI: re.compile(r"\bdoi\b|\b10\.\d{4,}/", re.IGNORECASE),
+    PERSONS: re.compile(
+        r"\b[A-Z][a-z'’-]+ [A-Z]{1,3}[,.]|\bet al\b|\b(Dr|Prof|Professor)\.? [A-Z][a-z]+"
+    ),
 }
 
 
 def kinds_asked(text: str) -> tuple[str, ...]:
     """The kinds of answer the question's form asks for that a passage must visibly carry."""
-    return tuple(kind for kind, asked in _KINDS_ASKED.items() if asked.search(text))
+    return tuple(
+        kind
+        for kind, asked in _KINDS_ASKED.items()
+        if asked.search(text) and (kind != PERSONS or about_this_document(text))
+    )
 
 
 def kinds_given(text: str) -> frozenset[str]:
