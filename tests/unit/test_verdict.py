@@ -137,8 +137,13 @@ def test_a_frequency_or_an_identifier_is_asked_by_the_form_and_given_visibly():
     assert kinds_asked("which individuals authored this FPM background paper?") == (PERSONS,)
     assert kinds_asked("who drafted this position statement") == (PERSONS,)
     assert kinds_asked("who wrote the 2019 meta-analysis of ketamine infusions?") == ()
-    for question in ("ketamine dose for CRPS", "what was the 95% confidence interval?"):
+    for question in ("ketamine dose for CRPS", "what were the rates of agitation?"):
         assert kinds_asked(question) == (), question
+    # a named statistical measure is given by naming it; the statement names none of these
+    assert kinds_asked("NNT for IV ketamine in CRPS?") == ("nnt",)
+    assert kinds_asked("what standardised mean difference did the review pool?") == ("smd",)
+    assert kinds_asked("odds ratio and 95% CI for relief?") == ("ratio", "confidence interval")
+    assert "p value" in kinds_given("utilized high-dose ketamine therapy ($P = .213$)")
 
     assert kinds_given("neurologic excitability [10.4%]; over-sedation [7.4%]") == {FREQUENCY}
     assert FREQUENCY in kinds_given("8/11 “better” at 2/12")
@@ -146,7 +151,8 @@ def test_a_frequency_or_an_identifier_is_asked_by_the_form_and_given_visibly():
     assert kinds_given("doi: 10.1111/aas.13429. Epub 2019 Jul 16. PMID: 31313291.") == {DOI, PMID}
     assert PERSONS in kinds_given("D-1. Masaracchia MM, Sites BD, Lee J, Thomas JJ, Fernandez PG.")
     assert PERSONS not in kinds_given(
-        "POSITION STATEMENT – A document that describes where the college stands on a particular issue."
+        "POSITION STATEMENT – A document that describes where the college stands on a "
+        "particular issue."
     )
     assert kinds_given(
         "Pain Reports PR9 3 (2018) e674 <http://dx.doi.org/10.1097/PR9.0000000000000674>"

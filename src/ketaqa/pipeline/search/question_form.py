@@ -85,8 +85,19 @@ def answer_type(text: str) -> str:
 #   position statement", "who drafted this background paper"): a passage names persons as a
 #   reference list does ("Bell RF,", "et al") or with a title ("Dr", "Professor"). Only for the
 #   document itself: who wrote a cited paper is answered by its entry, or by a bullet that
-#   reports it without the names.
+#   reports it without the names;
+# - a named statistical measure (an NNT, a standardised mean difference, a ratio, a confidence
+#   interval, a P value, an effect size, heterogeneity): a passage gives one by naming it.
 FREQUENCY, PMID, DOI, PERSONS = "frequency", "pmid", "doi", "persons"
+_MEASURES = {
+    "nnt": r"\bnn[th]s?\b|\bnumbers? needed to (treat|harm)\b",
+    "smd": r"\bsmds?\b|\bstandardi[sz]ed mean differences?\b",
+    "ratio": r"\b(odds|risk|hazard|rate) ratios?\b|\brelative risks?\b",
+    "confidence interval": r"\bconfidence intervals?\b|\b9[05]\s?% ?ci\b",
+    "p value": r"\bp[- ]values?\b",
+    "effect size": r"\beffect sizes?\b",
+    "heterogeneity": r"\bheterogeneity\b|\bi ?(2|squared|²)\b",
+}
 _KINDS_ASKED = {
     FREQUENCY: re.compile(
         r"\bhow (often|frequently)\b|\bfreq(uency|uencies)?\b|(?<!confidence )\bintervals?\b"
@@ -102,6 +113,7 @@ _KINDS_ASKED = {
         r"|\bnamed individuals\b",
         re.IGNORECASE,
     ),
+    **{name: re.compile(pattern, re.IGNORECASE) for name, pattern in _MEASURES.items()},
 }
 _KINDS_GIVEN = {
     FREQUENCY: re.compile(
@@ -116,6 +128,8 @@ _KINDS_GIVEN = {
     PERSONS: re.compile(
         r"\b[A-Z][a-z'’-]+ [A-Z]{1,3}[,.]|\bet al\b|\b(Dr|Prof|Professor)\.? [A-Z][a-z]+"
     ),
+    **{name: re.compile(pattern, re.IGNORECASE) for name, pattern in _MEASURES.items()},
+    "p value": re.compile(_MEASURES["p value"] + r"|\bp\s*[=<>≤]", re.IGNORECASE),
 }
 
 
