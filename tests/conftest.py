@@ -161,8 +161,8 @@ def assistant(settings, encoder):
 
 @pytest.fixture(scope="session")
 def test_split_report(assistant, tmp_path_factory):
-    """`ketaqa eval` of the test split, once a session: the gate's tests and the Milvus
-    comparison read the same report (the split is over a thousand questions)."""
+    """`ketaqa eval` of the test split, once a session: the gate's tests read the same report
+    (the split is over a thousand questions)."""
     from ketaqa.evaluation.run import run_evaluation
 
     out = tmp_path_factory.mktemp("report")
