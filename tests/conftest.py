@@ -159,16 +159,6 @@ def assistant(settings, encoder):
     return Assistant.open(settings, encoder)
 
 
-@pytest.fixture(scope="session")
-def test_split_report(assistant, tmp_path_factory):
-    """`ketaqa eval` of the test split, once a session: the gate's tests read the same report
-    (the split is over a thousand questions)."""
-    from ketaqa.evaluation.run import run_evaluation
-
-    out = tmp_path_factory.mktemp("report")
-    return run_evaluation(assistant, "test", out), out
-
-
 @pytest.fixture
 def fresh_settings(tmp_path) -> Settings:
     """Settings over a private copy of the real corpus, for tests that change or break things."""

@@ -16,6 +16,12 @@ from ketaqa.evaluation.run import run_evaluation
 from ketaqa.evaluation.tune import best_threshold
 
 
+@pytest.fixture(scope="session")
+def test_split_report(assistant, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    return run_evaluation(assistant, "test", out), out
+
+
 @pytest.mark.slow
 def test_report_files_and_shape(test_split_report):
     report, out = test_split_report

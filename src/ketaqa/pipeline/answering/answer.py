@@ -112,9 +112,10 @@ class Answerer:
             verdict = Verdict.RELATED  # its contraindications always speak to one patient
         if verdict is Verdict.ANSWERS and analysis.asks_about_listed_only:
             verdict = Verdict.RELATED  # the entry names the paper; no passage reports it
-        if self.states_contraindication(analysis, hits):
+        first = self.evidence(hits, analysis)[:1]  # the passage both rules below read
+        if self.states_contraindication(analysis, first):
             verdict = Verdict.ANSWERS
-        if verdict is Verdict.ANSWERS and not self.gives_what_is_asked(analysis, hits):
+        if verdict is Verdict.ANSWERS and not self.gives_what_is_asked(analysis, first):
             # the topic's passage without the kind of answer asked for, even a
             # contraindication's ("how often LFTs on infusions?"): related, never "not covered"
             verdict = Verdict.RELATED
@@ -128,7 +129,7 @@ class Answerer:
             analysis.listed_only if analysis.asks_about_listed_only else (),
         )
 
-    def gives_what_is_asked(self, analysis: QueryAnalysis, hits: list[Hit]) -> bool:
+    def gives_what_is_asked(self, analysis: QueryAnalysis, first: list[int]) -> bool:
         """Whether the first evidence passage visibly carries each kind of answer the
         question's form asks for (`question_form.kinds_asked`). "How often should LFTs be
         checked on infusions?" finds the passage on hepatic dysfunction, which shares every
@@ -136,10 +137,9 @@ class Answerer:
         none: each passage is related, it does not answer."""
         if not analysis.kinds_asked:
             return True
-        top = self.evidence(hits, analysis)[:1]
-        return bool(top) and set(analysis.kinds_asked) <= self._kinds_given[top[0]]
+        return bool(first) and set(analysis.kinds_asked) <= self._kinds_given[first[0]]
 
-    def states_contraindication(self, analysis: QueryAnalysis, hits: list[Hit]) -> bool:
+    def states_contraindication(self, analysis: QueryAnalysis, first: list[int]) -> bool:
         """Whether the question names a contraindication the statement lists and the first
         evidence passage states it. Then the verdict is `answers`, whatever the model's
         probability: a clinician asking about a patient with psychosis must never read "the
@@ -152,8 +152,7 @@ class Answerer:
         if analysis.about_patient:
             named |= set(analysis.meant_populations)
         named &= CONTRAINDICATED
-        top = self.evidence(hits, analysis)[:1]
-        return bool(named and top and named & self._contraindications[top[0]])
+        return bool(named and first and named & self._contraindications[first[0]])
 
     def evidence(self, hits: list[Hit], analysis: QueryAnalysis) -> list[int]:
         """The passages a verdict may rest on: never a bibliography entry, the title or the

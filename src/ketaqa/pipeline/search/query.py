@@ -200,10 +200,8 @@ class QueryReader:
             ):
                 continue
             seen.add(word)
-            reading = self._as_graded((word,), terms)
-            concepts.append(
-                Concept(word, reading, self._mentioned(reading, terms), self._zipf(word))
-            )
+            reading, mentioned = self._word_reading(word, terms)
+            concepts.append(Concept(word, reading, mentioned, self._zipf(word)))
         unknown = tuple(
             w
             for w in dict.fromkeys(raw_words(text))
@@ -352,17 +350,17 @@ class QueryReader:
         """A reading is mentioned when every index term of one of its words is in `terms`."""
         return any(t <= terms for t in self._index_terms(reading))
 
-    def _as_graded(self, reading: tuple[str, ...], terms: set[str]) -> tuple[str, ...]:
-        """A comparative or superlative of a word the statement uses, read as that word
-        ("lowest" dose: the statement's "low"; "safer", "wider", "biggest"): the grade is the
-        question's form, the adjective its concept. Only when the word itself is unmentioned."""
-        (word,) = reading
-        if self._mentioned(reading, terms):
-            return reading
+    def _word_reading(self, word: str, terms: set[str]) -> tuple[tuple[str, ...], bool]:
+        """A question word's reading and whether the statement mentions it. A comparative or
+        superlative of a word the statement uses is read as that word ("lowest" dose: the
+        statement's "low"; "safer", "wider", "biggest"): the grade is the question's form, the
+        adjective its concept. Only when the word itself is unmentioned."""
+        if self._mentioned((word,), terms):
+            return (word,), True
         for base in graded_bases(word, self._is_graded_sibling):
             if self._mentioned((base,), terms):
-                return (base,)
-        return reading
+                return (base,), True
+        return (word,), False
 
     def _is_graded_sibling(self, word: str) -> bool:
         return self._word_frequency(word) >= GRADE_SIBLING_ZIPF

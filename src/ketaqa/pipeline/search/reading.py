@@ -76,7 +76,8 @@ class QueryAnalysis:
     # ... and asks whether it may be given to them (`asks_whether_to_treat`)
     whether_to_treat: bool = False
     # kinds of answer the form asks for that a passage must visibly carry (`kinds_asked`):
-    # a frequency ("how often"), an identifier ("the PMID of")
+    # a frequency ("how often"), a PMID or DOI, a named statistical measure ("NNT"), or the
+    # persons who wrote this document
     kinds_asked: tuple[str, ...] = ()
     # surnames of authors whose papers the corpus only lists in a bibliography ("marchetti")
     listed_only: tuple[str, ...] = ()
