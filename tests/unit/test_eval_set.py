@@ -5,7 +5,7 @@ Standard library + pytest only.  See eval/README.md for the rules being enforced
 
 import json
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import date
 from pathlib import Path
 
@@ -52,7 +52,8 @@ TAG_VOCABULARY = {
     "typo",
 }
 # Fresh batches (eval/README.md, "Fresh batches"): a style tag `batch-YYYY-MM-DD[-x]`, never the
-# primary tag; the items are held out in the test split and kept out of the alternation.
+# primary tag; the items are held out in the test split until the batch is retired to dev, and
+# kept out of the alternation either way.
 BATCH_TAG = re.compile(r"batch-(\d{4}-\d{2}-\d{2})(?:-[a-z0-9])?")
 MIN_BATCH = 40
 MIN_QUESTIONS = 100
@@ -209,7 +210,7 @@ def test_questions_not_lifted_from_corpus(items, corpus):
 
 
 def test_both_splits_present_and_balanced(items):
-    alternating = [item for item in items if not batch_tags(item)]  # batches are all test
+    alternating = [item for item in items if not batch_tags(item)]  # batches: outside it
     counts = Counter(item["split"] for item in alternating)
     assert set(counts) == SPLITS
     for split, n in counts.items():
@@ -230,6 +231,7 @@ def test_tags_from_vocabulary(items):
 def test_batch_items_follow_the_protocol(items):
     problems = []
     batches = Counter()
+    splits: dict[str, set[str]] = defaultdict(set)
     for item in items:
         tags = batch_tags(item)
         if not tags:
@@ -238,18 +240,26 @@ def test_batch_items_follow_the_protocol(items):
             problems.append(f"{item['id']}: in more than one batch {tags}")
         if item["tags"][0] in tags:
             problems.append(f"{item['id']}: a batch tag is never the primary (first) tag")
-        if item["split"] != "test":
-            problems.append(f"{item['id']}: batch items are held out in the test split")
         try:
             date.fromisoformat(BATCH_TAG.fullmatch(tags[0]).group(1))
         except ValueError:
             problems.append(f"{item['id']}: {tags[0]} is not a calendar date")
         batches[tags[0]] += 1
+        splits[tags[0]].add(item["split"])
     problems += [
         f"{tag}: {n} items, a batch holds at least {MIN_BATCH}"
         for tag, n in batches.items()
         if n < MIN_BATCH
     ]
+    problems += [f"{tag}: split across {sorted(s)}" for tag, s in splits.items() if len(s) > 1]
+    # a batch is held out in `test` until it is retired to `dev` for fitting, oldest first: every
+    # retired batch is older than every held-out one, and the newest is always held out
+    order = sorted(splits)
+    kinds = ["dev" if splits[tag] == {"dev"} else "test" for tag in order]
+    if kinds != sorted(kinds):
+        problems.append(f"a retired (dev) batch is newer than a held-out one: {order}")
+    if kinds and kinds[-1] != "test":
+        problems.append(f"the newest batch {order[-1]} is not held out in test")
     assert not problems, "\n".join(problems)
 
 
