@@ -66,9 +66,9 @@ class RetrievalSettings:
     candidates: int = 50  # per retriever, before fusion
     entry_prior: float = 0.5  # weight of passages that name publications, unless one is looked up
     population_boost: float = 1.7  # weight of passages about the population a question names
-    concept_coverage: float = 2.0  # extra weight of a passage stating all the question's concepts
+    concept_coverage: float = 3.0  # extra weight of a passage stating all the question's concepts
     answer_type_boost: float = 1.3  # weight of passages carrying the kind of answer asked for
-    study_boost: float = 1.2  # weight of passages filed under a study the question names
+    study_boost: float = 1.5  # weight of passages filed under a study the question names
     abstain_threshold: float = 0.5357  # the fallback verdict's, used only without a fitted model
 
     def to_dict(self) -> dict:
