@@ -220,3 +220,26 @@ def test_fixed_vectors_are_kept_beside_the_encoder_and_a_damaged_copy_is_remade(
     assert np.allclose(encode_fixed(fast, texts), first, atol=1e-6)
     # other texts never read the kept vectors
     assert encode_fixed(fast, texts[:2]).shape == (2, first.shape[1])
+
+
+@pytest.mark.slow
+def test_word_readings_are_built_only_when_asked_and_read_the_same_as_encoding(fast):
+    """`ketaqa index` keeps what the model's whole words read as; a question looks a word up
+    instead of encoding it, and gets what encoding it would have given."""
+    from ketaqa.pipeline.indexing.fast_encoder import nearest_fixed
+
+    targets = fast.encode(["schizophrenia", "methamphetamine", "children"])
+    words = ["psychotic", "meth", "toddler", "invoice", "weather"]
+    assert nearest_fixed(fast, words, targets, 0.5) is None  # a question never builds it
+    table = nearest_fixed(fast, words, targets, 0.5, build=True)
+    similarity = fast.encode(words) @ targets.T
+    expected = {
+        w: int(row.argmax()) for w, row in zip(words, similarity, strict=True) if row.max() >= 0.5
+    }
+    assert {w: i for w, (i, _) in table.items()} == expected
+    assert "invoice" not in table and "weather" not in table
+    assert nearest_fixed(fast, words, targets, 0.5) == table  # read back, not rebuilt
+    assert nearest_fixed(fast, words, targets, 0.6) is None  # another floor: another table
+    for path in fast.path.parent.glob("nearest-*.json"):
+        path.write_text("{not json")
+    assert nearest_fixed(fast, words, targets, 0.5) is None  # damaged: encode, never misread

@@ -297,7 +297,8 @@ def _keep_question_reader_vectors(settings) -> None:
     encoder = load_fast_encoder(settings.index_dir)
     if encoder is None:
         return  # questions go through torch: nothing to keep
-    Assistant.open(settings, encoder).read_phrases()  # the one ONNX session, not a second
+    # the one ONNX session, not a second; and what the model's words read as (about 10 s)
+    Assistant.open(settings, encoder).read_phrases(build_readings=True)
 
 
 def _structure_report(corpus_dir, index_dir) -> None:

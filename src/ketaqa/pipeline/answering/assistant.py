@@ -21,7 +21,7 @@ from ketaqa.pipeline.documents.outline import BlockKind
 from ketaqa.pipeline.documents.passages import listed_only_authors
 from ketaqa.pipeline.indexing.embedding import Encoder, TextEncoder, general_vocabulary
 from ketaqa.pipeline.indexing.english import EnglishFrequency
-from ketaqa.pipeline.indexing.fast_encoder import encode_fixed
+from ketaqa.pipeline.indexing.fast_encoder import encode_fixed, nearest_fixed
 from ketaqa.pipeline.indexing.index import Index, index_status
 from ketaqa.pipeline.search.backends import open_search
 from ketaqa.pipeline.search.populations import MEANING_SIMILARITY
@@ -83,6 +83,9 @@ class Assistant:
     sources: SourceEvidenceFinder = field(init=False)  # once per index
     _phrases: list[tuple[str, tuple[str, ...]]] = field(init=False, default_factory=list)
     _phrase_vectors: np.ndarray | None = field(init=False, default=None)
+    # the model's whole words, and what those near a population phrase read as (`nearest_fixed`)
+    _vocabulary: frozenset[str] = field(init=False, default=frozenset())
+    _word_readings: dict[str, tuple[int, float]] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         if self.retriever is None:
@@ -95,10 +98,11 @@ class Assistant:
             self.settings.retrieval.abstain_threshold,
         )
         passages = self.index.passages
+        self._vocabulary = general_vocabulary()
         self.reader = QueryReader(
             self.index.tokenizer,
             [f"{p.section}\n{p.text}" for p in passages if p.kind != BlockKind.ENTRY],
-            general_vocabulary(),
+            self._vocabulary,
             word_frequency=EnglishFrequency(self.settings.index_dir),
             reference_texts=[p.text for p in passages if p.kind == BlockKind.ENTRY],
             listed_only_authors=listed_only_authors(passages, self.index.references),
@@ -197,36 +201,52 @@ class Assistant:
             analysis = analysis.with_salience(
                 {typed: m for (typed, _), m in zip(probes, moved, strict=True)}
             )
-        meant = self.read_by_meaning(words, self.encoder.encode(words) if words else vectors[:0])
+        meant = self.read_by_meaning(words)
         if meant:
             analysis = analysis.with_meant_populations(w for ws in meant.values() for w in ws)
         hits = self.retriever.search(analysis, k, method, query_vector=vector)
         return analysis, hits, vector
 
-    def read_by_meaning(
-        self, words: list[str], word_vectors: np.ndarray
-    ) -> dict[str, tuple[str, ...]]:
+    def read_by_meaning(self, words: list[str]) -> dict[str, tuple[str, ...]]:
         """Words the statement never uses, read as the lexicon's nearest population phrase
         when the encoder puts them close enough: a vignette's "schizoaffective" or "meth"
         must rank the contraindication first. Only ranking reads this; the word stays a
-        missing concept ("methadone" is near "heroin" but is not what the statement says)."""
+        missing concept ("methadone" is near "heroin" but is not what the statement says).
+        A word of the model's vocabulary is read from the table `ketaqa index` kept; the
+        others are encoded, in one batch."""
         if not words:
             return {}
         if self._phrase_vectors is None:
             self.read_phrases()
-        similarity = word_vectors @ self._phrase_vectors.T
+        table = self._word_readings
+        looked_up = {w for w in words if table is not None and w in self._vocabulary}
+        rest = [w for w in words if w not in looked_up]
         meant = {}
-        for word, row in zip(words, similarity, strict=True):
-            best = int(row.argmax())
-            if float(row[best]) >= MEANING_SIMILARITY:
-                meant[word] = self._phrases[best][1]
-        return meant
+        if rest:
+            similarity = self.encoder.encode(rest) @ self._phrase_vectors.T
+            for word, row in zip(rest, similarity, strict=True):
+                best = int(row.argmax())
+                if float(row[best]) >= MEANING_SIMILARITY:
+                    meant[word] = self._phrases[best][1]
+        for word in looked_up:
+            if word in table:
+                meant[word] = self._phrases[table[word][0]][1]
+        return {w: meant[w] for w in words if w in meant}
 
-    def read_phrases(self) -> None:
+    def read_phrases(self, build_readings: bool = False) -> None:
         """The population phrases' vectors, once: read from beside the ONNX encoder when
-        `ketaqa index` (or an earlier question) kept them, else encoded."""
+        `ketaqa index` (or an earlier question) kept them, else encoded; and the table of
+        what the model's whole words read as, which only `ketaqa index` builds
+        (`build_readings`): a question never waits ten seconds for it."""
         self._phrases = self.reader.population_phrases()
         self._phrase_vectors = encode_fixed(self.encoder, [t for t, _ in self._phrases])
+        self._word_readings = nearest_fixed(
+            self.encoder,
+            sorted(self._vocabulary),
+            self._phrase_vectors,
+            MEANING_SIMILARITY,
+            build=build_readings,
+        )
 
     def signals(self, question: str) -> dict[str, float]:
         """The verdict model's inputs for one question, exactly as `ask` computes them."""
