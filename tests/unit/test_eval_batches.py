@@ -4,6 +4,7 @@ the current figures. Synthetic runs, no model or index."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -20,7 +21,7 @@ from ketaqa.evaluation.batches import (
     save_first_measurements,
 )
 from ketaqa.evaluation.dataset import EvalItem
-from ketaqa.evaluation.report import report_markdown
+from ketaqa.evaluation.report import batch_lines, report_markdown
 from ketaqa.evaluation.runs import RunSet
 
 TAG = "batch-2026-12-04"
@@ -167,3 +168,17 @@ def test_saved_file_is_stable_json(tmp_path):
     save_first_measurements(path, measure({})[1])
     data = json.loads(path.read_text(encoding="utf-8"))
     assert set(data) == {"note", "batches"} and list(data["batches"]) == [TAG]
+
+
+def test_a_batch_retired_to_dev_keeps_its_first_measurement_and_says_now_is_in_sample(tmp_path):
+    """Once the verdict is fitted on a batch, its figures now are in-sample: the report says so
+    beside them, and the first measurement it recorded while held out stands."""
+    section, first = measure({})
+    retired = [replace(i, split="dev") for i in ITEMS]
+    again, new = measure(first, items=retired, run_items=retired)
+    (row,) = again["rows"]
+    assert not new and row["status"] == RECORDED and row["split"] == "dev"
+    assert row["first"] == section["rows"][0]["first"]
+    assert "in-sample" in row["detail"]
+    text = "\n".join(batch_lines(again))
+    assert "now, in-sample (dev)" in text and "retired to dev" in text

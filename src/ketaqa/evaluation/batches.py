@@ -30,6 +30,10 @@ NOTE = (
 
 # Status of a batch in one run.
 FIRST_MEASURED_NOW = "first measured in this run"
+RETIRED = (
+    'retired to dev (eval/README.md, "Splits"): the verdict and the priors are fitted on it, '
+    "so its figures now are in-sample; its first measurement is not"
+)
 RECORDED = "recorded"
 CHANGED = "CHANGED since first measured"
 NOT_YET_MEASURED = "not yet measured"
@@ -192,11 +196,15 @@ def batch_section(
         else:
             detail = changes(first, items)
             status = CHANGED if detail else RECORDED
+        split = items[0].split if items else None
+        if split == "dev" and status == RECORDED:
+            detail = RETIRED  # its first measurement still stands; "now" does not
         rows.append(
             {
                 "tag": tag,
                 "status": status,
                 "detail": detail,
+                "split": split,
                 "questions": len(items),
                 "first": first.to_json() if first else None,
                 "now": now,

@@ -181,10 +181,11 @@ def batch_lines(batches: dict) -> list[str]:
         if first:
             dirty = " (uncommitted changes)" if first.get("dirty") else ""
             when = f"first, {first['date'][:10]} `{(first.get('commit') or 'unknown')[:10]}`{dirty}"
-        for label, metrics in ((when, first and first["metrics"]), ("now", row["now"])):
+        now = "now, in-sample (dev)" if row.get("split") == "dev" else "now"
+        for label, metrics in ((when, first and first["metrics"]), (now, row["now"])):
             cells = [figure(metrics.get(k)) if metrics else "–" for k, _ in BATCH_COLUMNS]
             lines.append(f"| {row['tag']} | {label} | " + " | ".join(cells) + " |")
-        if row["status"] != RECORDED:
+        if row["status"] != RECORDED or row["detail"]:
             detail = f": {row['detail']}" if row["detail"] else ""
             strong = "**" if row["status"] in (CHANGED, MISSING) else ""
             notes.append(f"- `{row['tag']}`: {strong}{row['status']}{strong}{detail}")
