@@ -287,3 +287,25 @@ def test_authors_the_document_never_names_are_related_not_answered(assistant):
     )
     assert answer.verdict is Verdict.ANSWERS, answer.confidence
     assert "Finnerup" in answer.passages[0].passage.text
+
+
+def test_a_figure_asked_of_a_paper_its_entry_only_names_is_related(assistant):
+    """An entry gives a paper's authors, title, journal and year, not the dose it gave: a figure
+    asked of a listed paper finds the entry and is related, never answered. An entry whose
+    title carries the figure answers it, and one asked for by which paper it is answers too.
+    Phrasings written for this test."""
+    answer = assistant.answer(
+        "The bibliography lists a trial of low-dose intraoperative ketamine against "
+        "remifentanil-induced morphine requirement in children. What ketamine dose did it give?"
+    )
+    assert answer.verdict is Verdict.RELATED, answer.confidence
+    assert answer.passages[0].passage.text.startswith("Engelhardt T")
+    answer = assistant.answer(
+        "bibliography's oral ketamine series in intractable pain: how many patients were followed?"
+    )
+    assert answer.verdict is Verdict.ANSWERS, answer.confidence
+    assert "51 patients" in answer.passages[0].passage.text
+    answer = assistant.answer(
+        "Which 1999 paper by Bell looked at low-dose subcutaneous ketamine and morphine tolerance?"
+    )
+    assert answer.verdict is Verdict.ANSWERS, answer.confidence

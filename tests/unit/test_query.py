@@ -351,3 +351,23 @@ def test_one_patient_is_read_after_the_spelling_fixes(reader):
     assert ("ketamin", "ketamine") in reading.corrections
     assert reading.about_patient
     assert not reader.read("what are the contraindicatoins to ketamin?").about_patient
+
+
+def test_a_question_identifying_a_publication_is_read_from_its_form():
+    """Which paper, whether there is one, who wrote it: a look-up whose answer is a
+    publication, whatever figure its wording carries. A case history's "who has had" is not.
+    Phrasings written for this test."""
+    from ketaqa.pipeline.search.question_form import identifies_publication
+
+    for question in (
+        "Which 1999 paper by Bell looked at low-dose ketamine?",
+        "is there a paper in the reference list that tested this in children?",
+        "who wrote the small-dose remifentanil study?",
+        "what 2015 review pooled the oral trials?",
+    ):
+        assert identifies_publication(question), question
+    for question in (
+        "a woman who has had fibromyalgia for years: what dose does the paper recommend?",
+        "what dose did the listed fibromyalgia trial give?",
+    ):
+        assert not identifies_publication(question), question

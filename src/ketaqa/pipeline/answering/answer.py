@@ -17,11 +17,19 @@ import numpy as np
 
 from ketaqa.pipeline.answering.verdict import SIGNALS as SIGNAL_NAMES
 from ketaqa.pipeline.answering.verdict import Verdict, VerdictModel, decide
+from ketaqa.pipeline.documents.corpus import Reference
+from ketaqa.pipeline.documents.outline import BlockKind
 from ketaqa.pipeline.documents.passages import Passage
 from ketaqa.pipeline.indexing.index import Index
 from ketaqa.pipeline.search.populations import CONTRAINDICATED, passage_populations
 from ketaqa.pipeline.search.priors import PRIOR_KINDS
-from ketaqa.pipeline.search.question_form import DOCUMENT_KINDS, kinds_given
+from ketaqa.pipeline.search.question_form import (
+    DOCUMENT_KINDS,
+    FIGURE,
+    answer_type,
+    identifies_publication,
+    kinds_given,
+)
 from ketaqa.pipeline.search.reading import QueryAnalysis
 from ketaqa.pipeline.search.retrieve import Hit
 
@@ -84,6 +92,12 @@ class Answerer:
             passage_populations(p.text, str(p.section)) & CONTRAINDICATED for p in index.passages
         ]
         self._kinds_given = [kinds_given(p.text) for p in index.passages]
+        # entries whose paper's title carries no figure ("A retrospective 5-year study of 51
+        # patients" does): such an entry never gives a dose, a count or a duration
+        self._entry_without_figure = [
+            p.kind == BlockKind.ENTRY and not _has_figure(index.references, p.reference_key)
+            for p in index.passages
+        ]
 
     def idf(self, term: str) -> float:
         return self._idf.get(term, self._oov_idf)
@@ -115,6 +129,10 @@ class Answerer:
         first = self.evidence(hits, analysis)[:1]  # the passage both rules below read
         if self.states_contraindication(analysis, first):
             verdict = Verdict.ANSWERS
+        if verdict is Verdict.ANSWERS and self.figure_asked_of_entry(analysis, first):
+            # the paper's entry, for "what dose did that listed trial use?": it names the
+            # paper; what the paper found is not in the corpus
+            verdict = Verdict.RELATED
         if verdict is Verdict.ANSWERS and not self.gives_what_is_asked(analysis, first):
             # the topic's passage without the kind of answer asked for, even a
             # contraindication's ("how often LFTs on infusions?"): related, never "not covered"
@@ -138,6 +156,20 @@ class Answerer:
         if not analysis.kinds_asked:
             return True
         return bool(first) and set(analysis.kinds_asked) <= self._kinds_given[first[0]]
+
+    def figure_asked_of_entry(self, analysis: QueryAnalysis, first: list[int]) -> bool:
+        """Whether the question wants a figure (a dose, a count, a duration) and the first
+        evidence passage is a bibliography entry whose title carries none. An entry gives a
+        paper's authors, title, journal and year, not what it used or found; a question that
+        asks which paper, or who wrote it, is answered by the entry whatever its wording. Of a
+        case history, the ask says whether a figure is wanted: "a small dose" in the history
+        is not what it asks."""
+        return (
+            bool(first)
+            and self._entry_without_figure[first[0]]
+            and answer_type(analysis.ask or analysis.question) == FIGURE
+            and not identifies_publication(analysis.question)
+        )
 
     def states_contraindication(self, analysis: QueryAnalysis, first: list[int]) -> bool:
         """Whether the question names a contraindication the statement lists and the first
@@ -242,6 +274,12 @@ class Answerer:
         if len(hits) > 1 and hits[0].score > 0:
             out["fused_margin"] = (hits[0].score - hits[1].score) / hits[0].score
         return out
+
+
+def _has_figure(references: dict[str, Reference], key: str | None) -> bool:
+    """Whether the title of the paper `key` names a figure ("51 patients", "5-year")."""
+    reference = references.get(key) if key else None
+    return reference is not None and any(c.isdigit() for c in reference.title)
 
 
 def fallback_score(values: dict[str, float]) -> float:

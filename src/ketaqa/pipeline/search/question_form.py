@@ -218,6 +218,24 @@ def ask_sentence(text: str) -> str:
     return (asking or sentences)[-1].strip()
 
 
+# A question that asks which publication, whether there is one, or who wrote one: its answer is
+# a publication, which an entry names, whatever figure its wording carries ("which 1999 paper on
+# low-dose ketamine", "is there a paper in the reference list that tested this?"); not "what dose
+# does the paper give", which asks what the paper says.
+_IDENTIFIES_PUBLICATION_RE = re.compile(
+    r"\b(which|what|is there an?|are there( any)?)\b(\W+(?!(does|did|do|is|was|were|are|has|had)\b)"
+    r"[\w-]+){0,5}?\W+(papers?|articles?|"
+    r"publications?|reviews?|stud(y|ies)|trials?|letters?|reports?|meta-analys[ie]s|journals?)\b"
+    r"|\bwho\b(\W+\w+){0,3}?\W+(wrote|writes|authored|published|led|ran|conducted|did|were)\b",
+    re.IGNORECASE,
+)
+
+
+def identifies_publication(text: str) -> bool:
+    """Whether the question asks which publication, whether there is one, or who wrote one."""
+    return bool(_IDENTIFIES_PUBLICATION_RE.search(text))
+
+
 def asks_for_citation(text: str) -> bool:
     """Whether the text looks up a publication (then bibliography entries are answers)."""
     return bool(_LOOKUP_RE.search(text))
