@@ -23,13 +23,7 @@ from ketaqa.pipeline.documents.passages import Passage
 from ketaqa.pipeline.indexing.index import Index
 from ketaqa.pipeline.search.populations import CONTRAINDICATED, passage_populations
 from ketaqa.pipeline.search.priors import PRIOR_KINDS
-from ketaqa.pipeline.search.question_form import (
-    DOCUMENT_KINDS,
-    FIGURE,
-    answer_type,
-    identifies_publication,
-    kinds_given,
-)
+from ketaqa.pipeline.search.question_form import DOCUMENT_KINDS, FIGURE, kinds_given
 from ketaqa.pipeline.search.reading import QueryAnalysis
 from ketaqa.pipeline.search.retrieve import Hit
 
@@ -161,14 +155,12 @@ class Answerer:
         """Whether the question wants a figure (a dose, a count, a duration) and the first
         evidence passage is a bibliography entry whose title carries none. An entry gives a
         paper's authors, title, journal and year, not what it used or found; a question that
-        asks which paper, or who wrote it, is answered by the entry whatever its wording. Of a
-        case history, the ask says whether a figure is wanted: "a small dose" in the history
-        is not what it asks."""
+        asks which paper, or who wrote it, is answered by the entry whatever its wording."""
         return (
             bool(first)
             and self._entry_without_figure[first[0]]
-            and answer_type(analysis.ask or analysis.question) == FIGURE
-            and not identifies_publication(analysis.question)
+            and analysis.ask_answer_type == FIGURE
+            and not analysis.identifies_publication
         )
 
     def states_contraindication(self, analysis: QueryAnalysis, first: list[int]) -> bool:

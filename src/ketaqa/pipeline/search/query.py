@@ -33,6 +33,7 @@ from ketaqa.pipeline.search.question_form import (
     ask_sentence,
     asks_for_citation,
     asks_whether_to_treat,
+    identifies_publication,
     kinds_asked,
     names_publication_kind,
 )
@@ -223,6 +224,7 @@ class QueryReader:
             lookup=lookup,
             concept_terms=self._concept_terms(concepts),
             names_publication=names_publication_kind(search_text),
+            identifies_publication=identifies_publication(question),
             unrecognised=unrecognised,
             **self._head(concepts),
             answer_type=answer_type(question),

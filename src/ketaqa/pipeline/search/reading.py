@@ -18,6 +18,7 @@ from ketaqa.pipeline.search.question_form import (
     about_this_document,
     answer_type,
     asks_for_citation,
+    identifies_publication,
     names_publication_kind,
 )
 
@@ -62,6 +63,8 @@ class QueryAnalysis:
     # hold to state it (`priors.apply_coverage_prior`)
     concept_terms: tuple[tuple[frozenset[str], ...], ...] = ()
     names_publication: bool = False  # names a kind of publication ("which rat study")
+    # asks which publication, whether there is one, or who wrote one (`identifies_publication`)
+    identifies_publication: bool = False
     # short rare tokens no rule could read ("medd"): shown, never counted as missing concepts
     unrecognised: tuple[str, ...] = ()
     # the head concept: the question's most specific (rarest in English); the index terms of
@@ -98,6 +101,12 @@ class QueryAnalysis:
         return wanted + ((DOCUMENT,) if self.about_document else ())
 
     @property
+    def ask_answer_type(self) -> str:
+        """The kind of answer the ask wants: of a case history, its ask decides ("a small
+        dose" in the history is not what it asks); of a one-line question, all of it."""
+        return answer_type(self.ask) if self.ask else self.answer_type
+
+    @property
     def head_missing(self) -> bool:
         return bool(self.head) and not self.head_terms
 
@@ -115,6 +124,7 @@ class QueryAnalysis:
             unknown_words=(),
             lookup=asks_for_citation(text),
             names_publication=names_publication_kind(text),
+            identifies_publication=identifies_publication(text),
             answer_type=answer_type(text),
             about_document=about_this_document(text),
         )
