@@ -207,7 +207,7 @@ def test_export_failure_is_reported_and_torch_is_used(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_fixed_vectors_are_kept_beside_the_encoder_and_a_damaged_copy_is_remade(fast):
-    from ketaqa.pipeline.indexing.fast_encoder import encode_fixed
+    from ketaqa.pipeline.indexing.kept_vectors import encode_fixed
 
     texts = ["schizophrenia", "methamphetamine", "raised intracranial pressure"]
     first = encode_fixed(fast, texts)
@@ -226,7 +226,7 @@ def test_fixed_vectors_are_kept_beside_the_encoder_and_a_damaged_copy_is_remade(
 def test_word_readings_are_built_only_when_asked_and_read_the_same_as_encoding(fast):
     """`ketaqa index` keeps what the model's whole words read as; a question looks a word up
     instead of encoding it, and gets what encoding it would have given."""
-    from ketaqa.pipeline.indexing.fast_encoder import nearest_fixed
+    from ketaqa.pipeline.indexing.kept_vectors import nearest_fixed
 
     targets = fast.encode(["schizophrenia", "methamphetamine", "children"])
     words = ["psychotic", "meth", "toddler", "invoice", "weather"]

@@ -56,7 +56,7 @@ ROOMS = {
         "passages",
         "abstract_corpus",
     ],
-    "indexing": ["tokenizer", "embedding", "fast_encoder", "encode", "index", "english"],
+    "indexing": ["tokenizer", "embedding", "fast_encoder", "kept_vectors", "encode", "index", "english"],
     "search": [
         "vocabulary",
         "shorthand",

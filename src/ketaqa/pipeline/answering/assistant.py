@@ -21,8 +21,8 @@ from ketaqa.pipeline.documents.outline import BlockKind
 from ketaqa.pipeline.documents.passages import listed_only_authors
 from ketaqa.pipeline.indexing.embedding import Encoder, TextEncoder, general_vocabulary
 from ketaqa.pipeline.indexing.english import EnglishFrequency
-from ketaqa.pipeline.indexing.fast_encoder import encode_fixed, nearest_fixed
 from ketaqa.pipeline.indexing.index import Index, index_status
+from ketaqa.pipeline.indexing.kept_vectors import encode_fixed, nearest_fixed
 from ketaqa.pipeline.search.backends import open_search
 from ketaqa.pipeline.search.populations import MEANING_SIMILARITY
 from ketaqa.pipeline.search.query import QueryReader
