@@ -56,7 +56,15 @@ ROOMS = {
         "passages",
         "abstract_corpus",
     ],
-    "indexing": ["tokenizer", "embedding", "fast_encoder", "kept_vectors", "encode", "index", "english"],
+    "indexing": [
+        "tokenizer",
+        "embedding",
+        "fast_encoder",
+        "kept_vectors",
+        "encode",
+        "index",
+        "english",
+    ],
     "search": [
         "vocabulary",
         "shorthand",
