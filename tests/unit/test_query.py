@@ -292,11 +292,40 @@ def test_a_long_unknown_name_stays_a_missing_concept_and_short_noise_is_unrecogn
 
 
 def test_a_slip_onto_a_real_word_is_read_only_beside_the_statements_neighbour(reader):
-    # "phantom lime": one letter from "limb", which the statement writes beside "phantom"
-    assert dict(reader.read("ketamine phantom lime pain").expansions)["lime"] == ("limb",)
-    assert dict(reader.read("any data for phantom lamb pain").expansions)["lamb"] == ("limb",)
+    # "phantom lime": one letter from "limb", which the lexicon and the statement write
+    # beside "phantom"; read as the phrase, so it means what "phantom limb" means
+    for typed in ("lime", "lamb"):
+        analysis = reader.read(f"ketamine phantom {typed} pain")
+        assert (typed, "limb") in analysis.corrections
+        assert "phantom limb pain" in dict(analysis.expansions)["phantom limb"]
     # the same word with no such neighbour means itself, and stays a concept of its own
-    assert "lime" not in dict(reader.read("ketamine and lime juice").expansions)
+    analysis = reader.read("ketamine and lime juice")
+    assert analysis.corrections == ()
+    assert "lime" in analysis.missing_concepts
+
+
+def test_a_slip_inside_a_lexicon_phrase_reads_as_the_phrase(reader):
+    """"hart" and "affects" are words a speller leaves alone; beside "failure" and "side" they
+    are slips for the lexicon's "heart failure" and "side effects", which name a listed
+    contraindication and the statement's adverse effects."""
+    analysis = reader.read("pt w uncontrolled AF + hart failure - ok for ketamine infusion?")
+    assert ("hart", "heart") in analysis.corrections
+    assert "cardiovascular" in analysis.populations
+    assert "hart" not in analysis.missing_concepts
+    assert ("affects", "effects") in reader.read("side affects of ketamine infusions").corrections
+
+
+def test_a_word_english_knows_is_not_spelled_into_another_word(reader):
+    """A typo keeps a word's first letters; a known word whose nearest corpus word starts
+    otherwise is another word: atrial fibrillation is not a trial, voiding not avoiding."""
+    for question, typed in (
+        ("pt with uncontrolled atrial fibrillation - ketamine ok?", "atrial"),
+        ("painful voiding after oral ketamine - what tests?", "voiding"),
+        ("did the pain go into remission after ketamine?", "remission"),
+    ):
+        assert typed not in dict(reader.read(question).corrections), question
+    # a misspelling that keeps its start is still fixed
+    assert ("ketamin", "ketamine") in reader.read("ketamin for crps?").corrections
 
 
 def test_a_truncated_common_word_is_read_only_where_the_question_points(reader):
@@ -351,6 +380,14 @@ def test_one_patient_is_read_after_the_spelling_fixes(reader):
     assert ("ketamin", "ketamine") in reading.corrections
     assert reading.about_patient
     assert not reader.read("what are the contraindicatoins to ketamin?").about_patient
+
+
+def test_one_patient_is_read_with_ketamine_in_any_shorthand(reader):
+    """"ktm" is ketamine to the shorthand reader; a question about giving it to one patient
+    must be read as such, or the verdict could say "not covered" above the contraindications."""
+    reading = reader.read("pt w uncontrolled AF + heart failure - ok for ktm infsn?")
+    assert dict(reading.expansions)["ktm"] == ("ketamine",)
+    assert reading.about_patient and reading.whether_to_treat
 
 
 def test_a_question_identifying_a_publication_is_read_from_its_form():

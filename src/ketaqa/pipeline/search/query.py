@@ -16,6 +16,7 @@ Nothing here changes what is shown: the expansions only steer retrieval and the 
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -38,7 +39,7 @@ from ketaqa.pipeline.search.question_form import (
     names_publication_kind,
 )
 from ketaqa.pipeline.search.reading import Concept, QueryAnalysis
-from ketaqa.pipeline.search.shorthand import ShorthandReader
+from ketaqa.pipeline.search.shorthand import ShorthandReader, one_edit
 from ketaqa.pipeline.search.vocabulary import corpus_vocabulary
 
 LEXICON_FILE = Path(__file__).with_name("lexicon.json")
@@ -75,6 +76,9 @@ FRAMING_WORDS = frozenset(
 
 # an author's surname is read as a name only when rarer than this in general English
 NAME_BELOW_ZIPF = 3.6
+# A word at least this common in English (Zipf, about one in ten million words) is a word
+# general English knows: the speller may fix it only to a word that starts as it does.
+KNOWN_WORD_ZIPF = 2.0
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,10 @@ class QueryReader:
         self.lexicon_words = frozenset(
             w for t, _ in self._typed for w in raw_words(t) if w.isalpha()
         )
+        # neighbouring words of the lexicon's phrases ("heart failure"), for `_slips`
+        self._lexicon_pairs = frozenset(
+            pair for t, _ in self._typed for pair in itertools.pairwise(raw_words(t))
+        )
         vocabulary = dict.fromkeys(self.lexicon_words, 1)
         vocabulary.update((w, n) for w, n in counts.items() if w.isalpha())
         self._vocabulary = tuple(sorted(vocabulary.items()))  # the speller's, built when needed
@@ -178,6 +186,7 @@ class QueryReader:
         expansions += shorthand
         covered += [typed for typed, _ in shorthand]
         extra = [w for _, words in expansions for w in words] + [c for _, c in corrections]
+        names_ketamine = "ketamine" in extra
         search_text = question if not extra else f"{question} ({' '.join(extra)})"
         if lookup is None:
             lookup = asks_for_citation(search_text)
@@ -229,8 +238,9 @@ class QueryReader:
             **self._head(concepts),
             answer_type=answer_type(question),
             about_document=about_this_document(question),
-            about_patient=about_one_patient(text),  # read after its spelling fixes
-            whether_to_treat=asks_whether_to_treat(text),
+            # read after its spelling fixes, and with ketamine however it was typed ("ktm")
+            about_patient=about_one_patient(text, names_ketamine),
+            whether_to_treat=asks_whether_to_treat(text, names_ketamine),
             kinds_asked=kinds_asked(text),
             listed_only=self._listed_only(text),
             ask=self._ask(question, corrections),
@@ -322,11 +332,13 @@ class QueryReader:
         return read, tuple(unrecognised)
 
     def _correct(self, text: str) -> list[tuple[str, str]]:
-        """Fix words that are in neither the corpus, the lexicon nor general English."""
-        fixes: list[tuple[str, str]] = []
+        """Fix slips onto real words inside a lexicon phrase (`_slips`), then words that are
+        in neither the corpus, the lexicon nor general English."""
+        fixes = self._slips(raw_words(text))
         for word in dict.fromkeys(raw_words(text)):
             if (
-                len(word) < 5
+                word in dict(fixes)
+                or len(word) < 5
                 or not word.isalpha()
                 or word in self.lexicon_words
                 or word in self.corpus_words
@@ -335,9 +347,47 @@ class QueryReader:
             ):
                 continue
             fix = self._spell(word)
-            if fix and fix != word:
+            if fix and fix != word and self._may_become(word, fix):
                 fixes.append((word, fix))
         return fixes
+
+    def _slips(self, words: list[str]) -> list[tuple[str, str]]:
+        """Words one letter from a lexicon phrase's word, typed beside that phrase's other
+        word: "hart failure" is "heart failure", though "hart" is a word a speller leaves
+        alone. The neighbour tells the slip from the word meant as typed ("white hart")."""
+        fixes: dict[str, str] = {}
+        for i, word in enumerate(words):
+            if (
+                len(word) < 4
+                or not word.isalpha()
+                or word in self.lexicon_words
+                or word in self.corpus_words  # the statement's own word means itself
+            ):
+                continue
+            neighbours = [
+                words[j]
+                for j in (i - 1, i + 1)
+                if 0 <= j < len(words) and words[j] not in STOPWORDS
+            ]
+            fits = {
+                w
+                for w in one_edit(word)
+                if w not in STOPWORDS
+                and any(
+                    (n, w) in self._lexicon_pairs or (w, n) in self._lexicon_pairs
+                    for n in neighbours
+                )
+            }
+            if len(fits) == 1:
+                fixes.setdefault(word, fits.pop())
+        return list(fixes.items())
+
+    def _may_become(self, word: str, fix: str) -> bool:
+        """Whether a typed word may be read as the speller's fix. A typo keeps a word's first
+        letters (the spellers' usual assumption); a word general English knows whose nearest
+        corpus word starts otherwise is another word, not a typo of it: "atrial" is not
+        "trial", "voiding" not "avoiding", "remission" not "permission"."""
+        return fix[:2] == word[:2] or self._word_frequency(word) < KNOWN_WORD_ZIPF
 
     @cached_property
     def _spell(self) -> Callable[[str], str | None]:

@@ -174,9 +174,10 @@ _ONE_PATIENT_RE = re.compile(
 _KETAMINE_RE = re.compile(r"\bket(amine)?\b", re.IGNORECASE)
 
 
-def about_one_patient(text: str) -> bool:
-    """Whether the question asks about ketamine for one particular patient."""
-    return bool(_ONE_PATIENT_RE.search(text) and _KETAMINE_RE.search(text))
+def about_one_patient(text: str, names_ketamine: bool = False) -> bool:
+    """Whether the question asks about ketamine for one particular patient. `names_ketamine`:
+    the reader found ketamine in shorthand the pattern does not know ("ktm", "ketamin")."""
+    return bool(_ONE_PATIENT_RE.search(text) and (names_ketamine or _KETAMINE_RE.search(text)))
 
 
 # Whether to give it: "ok?", "safe?", "go ahead?", "a reasonable candidate?", "any concerns?",
@@ -194,9 +195,9 @@ _WHETHER_TO_TREAT_RE = re.compile(
 )
 
 
-def asks_whether_to_treat(text: str) -> bool:
+def asks_whether_to_treat(text: str, names_ketamine: bool = False) -> bool:
     """Whether a question about one patient asks if ketamine may be given to them."""
-    return about_one_patient(text) and bool(_WHETHER_TO_TREAT_RE.search(text))
+    return about_one_patient(text, names_ketamine) and bool(_WHETHER_TO_TREAT_RE.search(text))
 
 
 # A sentence ends at . ? or ! followed by space and a capital, a digit or a quote: "Mr L, 58, has

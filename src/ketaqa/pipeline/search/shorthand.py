@@ -54,7 +54,7 @@ def _is_subsequence(token: str, word: str) -> bool:
     return all(c in it for c in token)
 
 
-def _one_edit(token: str) -> set[str]:
+def one_edit(token: str) -> set[str]:
     """Every string one deletion, substitution or insertion away (swaps are their own rule)."""
     letters = "abcdefghijklmnopqrstuvwxyz"
     out = set()
@@ -186,7 +186,7 @@ class ShorthandReader:
         }
         fits = {
             w
-            for w in _one_edit(token)
+            for w in one_edit(token)
             if w in self.words
             and any((n, w) in self._bigrams or (w, n) in self._bigrams for n in neighbours)
         }
