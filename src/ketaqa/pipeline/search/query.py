@@ -39,7 +39,7 @@ from ketaqa.pipeline.search.question_form import (
     names_publication_kind,
 )
 from ketaqa.pipeline.search.reading import Concept, QueryAnalysis
-from ketaqa.pipeline.search.shorthand import ShorthandReader, one_edit
+from ketaqa.pipeline.search.shorthand import ShorthandReader, one_edit_apart
 from ketaqa.pipeline.search.vocabulary import corpus_vocabulary
 
 LEXICON_FILE = Path(__file__).with_name("lexicon.json")
@@ -164,10 +164,12 @@ class QueryReader:
         self.lexicon_words = frozenset(
             w for t, _ in self._typed for w in raw_words(t) if w.isalpha()
         )
-        # neighbouring words of the lexicon's phrases ("heart failure"), for `_slips`
-        self._lexicon_pairs = frozenset(
-            pair for t, _ in self._typed for pair in itertools.pairwise(raw_words(t))
-        )
+        # each word of a lexicon phrase, and the words beside it there ("failure": heart)
+        self._phrase_neighbours: dict[str, set[str]] = {}
+        for t, _ in self._typed:
+            for a, b in itertools.pairwise(raw_words(t)):
+                self._phrase_neighbours.setdefault(a, set()).add(b)
+                self._phrase_neighbours.setdefault(b, set()).add(a)
         vocabulary = dict.fromkeys(self.lexicon_words, 1)
         vocabulary.update((w, n) for w, n in counts.items() if w.isalpha())
         self._vocabulary = tuple(sorted(vocabulary.items()))  # the speller's, built when needed
@@ -364,20 +366,14 @@ class QueryReader:
                 or word in self.corpus_words  # the statement's own word means itself
             ):
                 continue
-            neighbours = [
-                words[j]
-                for j in (i - 1, i + 1)
-                if 0 <= j < len(words) and words[j] not in STOPWORDS
-            ]
-            fits = {
-                w
-                for w in one_edit(word)
-                if w not in STOPWORDS
-                and any(
-                    (n, w) in self._lexicon_pairs or (w, n) in self._lexicon_pairs
-                    for n in neighbours
+            beside = set().union(
+                *(
+                    self._phrase_neighbours.get(words[j], ())
+                    for j in (i - 1, i + 1)
+                    if 0 <= j < len(words) and words[j] not in STOPWORDS
                 )
-            }
+            )
+            fits = {w for w in beside if w not in STOPWORDS and one_edit_apart(word, w)}
             if len(fits) == 1:
                 fixes.setdefault(word, fits.pop())
         return list(fixes.items())

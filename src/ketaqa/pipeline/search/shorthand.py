@@ -54,7 +54,7 @@ def _is_subsequence(token: str, word: str) -> bool:
     return all(c in it for c in token)
 
 
-def one_edit(token: str) -> set[str]:
+def _one_edit(token: str) -> set[str]:
     """Every string one deletion, substitution or insertion away (swaps are their own rule)."""
     letters = "abcdefghijklmnopqrstuvwxyz"
     out = set()
@@ -66,6 +66,16 @@ def one_edit(token: str) -> set[str]:
         out.update(head + c + tail for c in letters)
     out.discard(token)
     return out
+
+
+def one_edit_apart(a: str, b: str) -> bool:
+    """Whether one deletion, substitution or insertion turns `a` into `b`."""
+    if abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = next((k for k, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), len(a))
+    return a[i + (len(a) == len(b)) :] == b[i + 1 :]
 
 
 def _transpositions(token: str) -> Iterable[str]:
@@ -186,7 +196,7 @@ class ShorthandReader:
         }
         fits = {
             w
-            for w in one_edit(token)
+            for w in _one_edit(token)
             if w in self.words
             and any((n, w) in self._bigrams or (w, n) in self._bigrams for n in neighbours)
         }
