@@ -189,6 +189,7 @@ class QueryReader:
         covered += [typed for typed, _ in shorthand]
         extra = [w for _, words in expansions for w in words] + [c for _, c in corrections]
         names_ketamine = "ketamine" in extra
+        ask = self._ask(question, corrections)
         search_text = question if not extra else f"{question} ({' '.join(extra)})"
         if lookup is None:
             lookup = asks_for_citation(search_text)
@@ -243,9 +244,9 @@ class QueryReader:
             # read after its spelling fixes, and with ketamine however it was typed ("ktm")
             about_patient=about_one_patient(text, names_ketamine),
             whether_to_treat=asks_whether_to_treat(text, names_ketamine),
-            kinds_asked=kinds_asked(text),
+            kinds_asked=kinds_asked(text, ask),
             listed_only=self._listed_only(text),
-            ask=self._ask(question, corrections),
+            ask=ask,
         )
 
     @staticmethod

@@ -87,8 +87,20 @@ def answer_type(text: str) -> str:
 #   document itself: who wrote a cited paper is answered by its entry, or by a bullet that
 #   reports it without the names;
 # - a named statistical measure (an NNT, a standardised mean difference, a ratio, a confidence
-#   interval, a P value, an effect size, heterogeneity): a passage gives one by naming it.
-FREQUENCY, PMID, DOI, PERSONS = "frequency", "pmid", "doi", "persons"
+#   interval, a P value, an effect size, heterogeneity): a passage gives one by naming it;
+# - a dose ("what dose", "what clonidine dose", "the dose of midazolam", "how many mg"): a
+#   passage gives one as an amount of drug ("0.5 mg/kg", "80 mg", "22 mg/h"). Read from a case
+#   history's ask, since its history may name the patient's own doses. Not "higher doses for
+#   longer" or "which page says dose", which ask whether or where, not how much.
+FREQUENCY, PMID, DOI, PERSONS, DOSE = "frequency", "pmid", "doi", "persons", "dose"
+_DOSE_ASKED = re.compile(
+    r"\b(what|which|how much|usual|starting|recommended|max(imum)?|min(imum)?)\b"
+    r"(\W+(?!(does|did|do|is|was|were|are|has|had|says?|said)\b)[\w-]+){0,2}?\W+"
+    r"(doses?|dosages?|dosing)\b"
+    r"|\b(doses?|dosages?|dosing) (of|for) (?!(ketamine|it|the|a|an|this|that|longer|more|less"
+    r"|shorter)\b)[a-z]+|\bmg\b|\bmcg\b",
+    re.IGNORECASE,
+)
 _MEASURES = {
     "nnt": r"\bnn[th]s?\b|\bnumbers? needed to (treat|harm)\b",
     "smd": r"\bsmds?\b|\bstandardi[sz]ed mean differences?\b",
@@ -130,16 +142,19 @@ _KINDS_GIVEN = {
     ),
     **{name: re.compile(pattern, re.IGNORECASE) for name, pattern in _MEASURES.items()},
     "p value": re.compile(_MEASURES["p value"] + r"|\bp\s*[=<>≤]", re.IGNORECASE),
+    DOSE: re.compile(r"\d\s*(mg|mcg|[µμ]g|micrograms?|ml)\b|\bmg\s*/", re.IGNORECASE),
 }
 
 
-def kinds_asked(text: str) -> tuple[str, ...]:
-    """The kinds of answer the question's form asks for that a passage must visibly carry."""
-    return tuple(
+def kinds_asked(text: str, ask: str = "") -> tuple[str, ...]:
+    """The kinds of answer the question's form asks for that a passage must visibly carry;
+    `ask`: a case history's asking sentence (`ask_sentence`), where a dose is asked."""
+    kinds = tuple(
         kind
         for kind, asked in _KINDS_ASKED.items()
         if asked.search(text) and (kind != PERSONS or about_this_document(text))
     )
+    return kinds + ((DOSE,) if _DOSE_ASKED.search(ask or text) else ())
 
 
 def kinds_given(text: str) -> frozenset[str]:
