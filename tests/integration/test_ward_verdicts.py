@@ -86,14 +86,6 @@ def test_a_topic_the_statement_never_mentions_is_named(assistant):
     assert answer.passages  # the nearest passages are still shown, as related
 
 
-DRUG_IN_PLACE = (
-    "known miss since the verdict's trees were fitted on the retired fresh batches (2026-12-05):"
-    " another drug named where ketamine would be is read like an unfamiliar word; on the four"
-    " held-out batches the trees told 0.02 of answerable questions no (was 0.07) and refused"
-    " 0.77 of unanswerable ones (was 0.67)"
-)
-
-
 @pytest.mark.parametrize(
     "question",
     [
@@ -101,19 +93,12 @@ DRUG_IN_PLACE = (
         "ketamine dose adjustment for dialysis patients",
         "is ketamine safe while breastfeeding",
         "is IV magnesium a useful NMDA antagonist for CRPS",
-        # another drug in the place of ketamine: every other word is covered, so only the
-        # missing concept tells these from an answerable question. The trees fitted on the
-        # retired fresh batches answer them (p 0.45 and 0.48 against 0.35): there, a missing
-        # word in an answerable question is as often shorthand or a typo ("hepatotox") as a
-        # drug, and nothing the verdict reads tells a drug name from either.
-        pytest.param(
-            "lignocaine infusion rate for neuropathic pain",
-            marks=pytest.mark.xfail(strict=True, reason=DRUG_IN_PLACE),
-        ),
-        pytest.param(
-            "ketamine with fluoxetine - interaction?",
-            marks=pytest.mark.xfail(strict=True, reason=DRUG_IN_PLACE),
-        ),
+        # another drug in the place of ketamine: every other word is covered, and the trees
+        # fitted on the retired fresh batches answered these (a missing word there is as often
+        # shorthand or a typo as a drug). A drug dictionary names them drugs the statement
+        # never mentions (`indexing.drugs`), so the statement does not cover them.
+        "lignocaine infusion rate for neuropathic pain",
+        "ketamine with fluoxetine - interaction?",
     ],
 )
 def test_near_misses_are_not_answered(assistant, question):

@@ -64,6 +64,7 @@ ROOMS = {
         "encode",
         "index",
         "english",
+        "drugs",
     ],
     "search": [
         "vocabulary",

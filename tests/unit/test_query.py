@@ -34,6 +34,24 @@ def reader():
 
 
 @pytest.fixture(scope="module")
+def reader_drugs(tmp_path_factory):
+    """A reader that knows drug names, from the table `ketaqa index` saves."""
+    from ketaqa.pipeline.indexing.drugs import DrugNames, ensure_drug_table
+
+    folder = tmp_path_factory.mktemp("drugs")
+    ensure_drug_table(folder)
+    passages = build_passages(load_corpus(REPO_ROOT / "corpus"))
+    tokenizer = build_tokenizer(p.text for p in passages)
+    return QueryReader(
+        tokenizer,
+        [f"{p.section}\n{p.text}" for p in passages if p.kind != "entry"],
+        general_vocabulary(),
+        reference_texts=[p.text for p in passages if p.kind == "entry"],
+        drug_names=DrugNames(folder),
+    )
+
+
+@pytest.fixture(scope="module")
 def reader_listed():
     """A reader that knows which papers the statement only lists (as the assistant builds)."""
     corpus = load_corpus(REPO_ROOT / "corpus")
@@ -305,7 +323,7 @@ def test_a_slip_onto_a_real_word_is_read_only_beside_the_statements_neighbour(re
 
 
 def test_a_slip_inside_a_lexicon_phrase_reads_as_the_phrase(reader):
-    """"hart" and "affects" are words a speller leaves alone; beside "failure" and "side" they
+    """ "hart" and "affects" are words a speller leaves alone; beside "failure" and "side" they
     are slips for the lexicon's "heart failure" and "side effects", which name a listed
     contraindication and the statement's adverse effects."""
     analysis = reader.read("pt w uncontrolled AF + hart failure - ok for ketamine infusion?")
@@ -383,7 +401,7 @@ def test_one_patient_is_read_after_the_spelling_fixes(reader):
 
 
 def test_one_patient_is_read_with_ketamine_in_any_shorthand(reader):
-    """"ktm" is ketamine to the shorthand reader; a question about giving it to one patient
+    """ "ktm" is ketamine to the shorthand reader; a question about giving it to one patient
     must be read as such, or the verdict could say "not covered" above the contraindications."""
     reading = reader.read("pt w uncontrolled AF + heart failure - ok for ktm infsn?")
     assert dict(reading.expansions)["ktm"] == ("ketamine",)
@@ -408,3 +426,26 @@ def test_a_question_identifying_a_publication_is_read_from_its_form():
         "what dose did the listed fibromyalgia trial give?",
     ):
         assert not identifies_publication(question), question
+
+
+def test_a_drug_the_statement_never_mentions_is_read_as_one(reader_drugs):
+    """ "lignocaine" is lidocaine, a drug the statement never names: the question asks about a
+    concept the statement lacks, not in shorthand or with a typo. Phrasings written for this
+    test."""
+    assert reader_drugs.read("lignocaine infusion rate for neuropathic pain").missing_drugs == (
+        "lignocaine",
+    )
+    assert reader_drugs.read("ketamine with sertraline - any interaction?").missing_drugs == (
+        "sertraline",
+    )
+    # a drug the statement names, under any of its names, is no missing drug
+    assert reader_drugs.read("midazolam dose before a ketamine infusion").missing_drugs == ()
+    assert reader_drugs.read("ketamine and clonidine co-administered?").missing_drugs == ()
+    # a case history's drugs say who the patient is; its ask says what is asked
+    history = "A 58-year-old man takes oxycodone and duloxetine for painful neuropathy."
+    assert reader_drugs.read(f"{history} Is a ketamine infusion reasonable?").missing_drugs == ()
+    assert reader_drugs.read(
+        f"{history} Can duloxetine be continued during the infusion?"
+    ).missing_drugs == ("duloxetine",)
+    # a look-up may be answered by a listed paper whose title names the drug
+    assert reader_drugs.read("which paper tested ketamine against fluoxetine?").missing_drugs == ()

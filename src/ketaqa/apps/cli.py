@@ -258,6 +258,7 @@ LAZY_COMMANDS = {
 
 def cmd_index(args: argparse.Namespace) -> int:
     from ketaqa.config import Settings
+    from ketaqa.pipeline.indexing.drugs import ensure_drug_table
     from ketaqa.pipeline.indexing.embedding import Encoder
     from ketaqa.pipeline.indexing.english import ensure_english_table
     from ketaqa.pipeline.indexing.fast_encoder import ensure_fast_encoder
@@ -278,6 +279,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         _progress(f"{len(index.passages)} passages indexed")
     ensure_fast_encoder(settings.index_dir, _progress)
     ensure_english_table(settings.index_dir, _progress)
+    ensure_drug_table(settings.index_dir, _progress)
     _keep_question_reader_vectors(settings)
     if (args.backend or settings.backend.kind) == "milvus":
         from ketaqa.pipeline.search.backends import build_milvus

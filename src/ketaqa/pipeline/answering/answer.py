@@ -116,6 +116,10 @@ class Answerer:
             threshold = self.abstain_threshold
         missing = analysis.missing_named
         verdict = decide(probability, threshold, missing)
+        if analysis.missing_drugs:
+            # a drug the statement never mentions is named in what is asked ("lignocaine
+            # infusion rate"): no passage answers it, whatever else the passages cover
+            verdict = Verdict.NOT_COVERED
         if verdict is Verdict.NOT_COVERED and analysis.about_patient:
             verdict = Verdict.RELATED  # its contraindications always speak to one patient
         if verdict is Verdict.ANSWERS and analysis.asks_about_listed_only:

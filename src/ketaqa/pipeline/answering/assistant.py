@@ -19,6 +19,7 @@ from ketaqa.pipeline.answering.verdict import VerdictModel
 from ketaqa.pipeline.answering.view import AnswerView, view_answer
 from ketaqa.pipeline.documents.outline import BlockKind
 from ketaqa.pipeline.documents.passages import listed_only_authors
+from ketaqa.pipeline.indexing.drugs import DrugNames
 from ketaqa.pipeline.indexing.embedding import Encoder, TextEncoder, general_vocabulary
 from ketaqa.pipeline.indexing.english import EnglishFrequency
 from ketaqa.pipeline.indexing.index import Index, index_status
@@ -107,6 +108,7 @@ class Assistant:
             reference_texts=[p.text for p in passages if p.kind == BlockKind.ENTRY],
             listed_only_authors=listed_only_authors(passages, self.index.references),
             keep_vocabulary_in=self.settings.index_dir,
+            drug_names=DrugNames(self.settings.index_dir),
         )
         self.sources = SourceEvidenceFinder(self.index)
 

@@ -137,13 +137,16 @@ class QueryReader:
         reference_texts: Iterable[str] = (),
         listed_only_authors: frozenset[str] = frozenset(),
         keep_vocabulary_in: Path | None = None,
+        drug_names: Callable[[str], str | None] | None = None,
     ):
         """`texts`: what the corpus says, headings included; `reference_texts`: its
         bibliography entries. A concept counts as mentioned when it occurs in `texts`, or, for
         a question that looks up a publication, in the bibliography too: that a paper's title
         says "depression" does not mean the statement says anything about depression.
-        `keep_vocabulary_in`: the index folder, where their vocabulary is kept between runs."""
+        `keep_vocabulary_in`: the index folder, where their vocabulary is kept between runs.
+        `drug_names`: a word's generic drug name, or None (`indexing.drugs.DrugNames`)."""
         self.tokenizer = tokenizer
+        self._drug_names = drug_names
         self.lexicon = load_lexicon() if lexicon is None else lexicon
         self._word_frequency = word_frequency or english_zipf
         texts = tuple(texts)
@@ -247,6 +250,9 @@ class QueryReader:
             kinds_asked=kinds_asked(text, ask),
             listed_only=self._listed_only(text),
             ask=ask,
+            missing_drugs=self._missing_drugs(
+                concepts, ask, lookup or names_publication_kind(search_text)
+            ),
         )
 
     @staticmethod
@@ -254,6 +260,24 @@ class QueryReader:
         """The ask of a question several sentences long, with the spelling fixes the
         concepts were read with."""
         return _corrected(clean(ask_sentence(question)), corrections)
+
+    def _missing_drugs(self, concepts: list[Concept], ask: str, lookup: bool) -> tuple[str, ...]:
+        """Missing concepts that name a drug the statement never mentions under any of its
+        names, in what the question asks (a case history's ask; a one-line question's all).
+        Not for a look-up or a question naming a kind of publication ("which 2003 study of
+        remifentanil..."): a listed paper's title may name the drug."""
+        if lookup or self._drug_names is None:
+            return ()
+        asked = set(raw_words(ask)) if ask else None
+        found = []
+        for concept in concepts:
+            word = concept.typed.lower()
+            if concept.mentioned or (asked is not None and word not in asked):
+                continue
+            generic = self._drug_names(word)
+            if generic and not self._mentioned((generic,), self.body_terms):
+                found.append(concept.typed)
+        return tuple(found)
 
     def _listed_only(self, text: str) -> tuple[str, ...]:
         """Surnames in the question of authors the corpus only lists; a name that is also a

@@ -14,6 +14,7 @@ from pathlib import Path
 from ketaqa.config import Settings
 from ketaqa.evaluation.dataset import load_questions
 from ketaqa.files import write_atomic
+from ketaqa.pipeline.indexing.drugs import ensure_drug_table
 from ketaqa.pipeline.indexing.embedding import Encoder
 from ketaqa.pipeline.indexing.english import ensure_english_table
 from ketaqa.pipeline.indexing.fast_encoder import (
@@ -59,6 +60,7 @@ def run_bench(
         if not ok:
             export_seconds = None
     ensure_english_table(settings.index_dir, progress)
+    ensure_drug_table(settings.index_dir, progress)
     index = load_index(settings)
     encoder = query_encoder(settings.index_dir)
     report["meta"]["query_encoder"] = getattr(encoder, "kind", "sentence-transformers")
