@@ -432,20 +432,37 @@ def test_a_drug_the_statement_never_mentions_is_read_as_one(reader_drugs):
     """ "lignocaine" is lidocaine, a drug the statement never names: the question asks about a
     concept the statement lacks, not in shorthand or with a typo. Phrasings written for this
     test."""
-    assert reader_drugs.read("lignocaine infusion rate for neuropathic pain").missing_drugs == (
-        "lignocaine",
-    )
-    assert reader_drugs.read("ketamine with sertraline - any interaction?").missing_drugs == (
+    assert reader_drugs.read(
+        "lignocaine infusion rate for neuropathic pain"
+    ).missing_treatments == ("lignocaine",)
+    assert reader_drugs.read("ketamine with sertraline - any interaction?").missing_treatments == (
         "sertraline",
     )
     # a drug the statement names, under any of its names, is no missing drug
-    assert reader_drugs.read("midazolam dose before a ketamine infusion").missing_drugs == ()
-    assert reader_drugs.read("ketamine and clonidine co-administered?").missing_drugs == ()
+    assert reader_drugs.read("midazolam dose before a ketamine infusion").missing_treatments == ()
+    assert reader_drugs.read("ketamine and clonidine co-administered?").missing_treatments == ()
     # a case history's drugs say who the patient is; its ask says what is asked
     history = "A 58-year-old man takes oxycodone and duloxetine for painful neuropathy."
-    assert reader_drugs.read(f"{history} Is a ketamine infusion reasonable?").missing_drugs == ()
+    assert (
+        reader_drugs.read(f"{history} Is a ketamine infusion reasonable?").missing_treatments == ()
+    )
     assert reader_drugs.read(
         f"{history} Can duloxetine be continued during the infusion?"
-    ).missing_drugs == ("duloxetine",)
+    ).missing_treatments == ("duloxetine",)
     # a look-up may be answered by a listed paper whose title names the drug
-    assert reader_drugs.read("which paper tested ketamine against fluoxetine?").missing_drugs == ()
+    assert (
+        reader_drugs.read("which paper tested ketamine against fluoxetine?").missing_treatments
+        == ()
+    )
+
+
+def test_a_route_the_statement_never_mentions_is_read_as_one(reader):
+    """A route of administration is a known concept: "IM ketamine" is not shorthand the
+    statement could be read for. Capitals decide "IM" and "IT"; "it" is a pronoun."""
+    assert reader.read("IM ketamine for a combative trauma patient?").missing_treatments == ("IM",)
+    assert reader.read("intrathecal ketamine for labour pain?").missing_treatments == (
+        "intrathecal",
+    )
+    assert reader.read("is it worth giving ketamine for CRPS?").missing_treatments == ()
+    # routes the statement names are no missing concept
+    assert reader.read("oral ketamine after the infusions - what dose?").missing_treatments == ()

@@ -116,9 +116,10 @@ class Answerer:
             threshold = self.abstain_threshold
         missing = analysis.missing_named
         verdict = decide(probability, threshold, missing)
-        if analysis.missing_drugs:
-            # a drug the statement never mentions is named in what is asked ("lignocaine
-            # infusion rate"): no passage answers it, whatever else the passages cover
+        if analysis.missing_treatments:
+            # a drug or a route the statement never mentions is named in what is asked
+            # ("lignocaine infusion rate", "IM ketamine dose"): no passage answers it,
+            # whatever else the passages cover
             verdict = Verdict.NOT_COVERED
         if verdict is Verdict.NOT_COVERED and analysis.about_patient:
             verdict = Verdict.RELATED  # its contraindications always speak to one patient

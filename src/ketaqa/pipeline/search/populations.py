@@ -42,6 +42,27 @@ CONTRAINDICATED = frozenset(
 MEANING_SIMILARITY = 0.65
 MAX_MEANING_PROBES = 6  # missing words read by meaning, the rarest first
 
+# Routes of administration, as a question types them (lower case; "IM", "SL" and "IT" only in
+# capitals). The statement is about ketamine given the ways it names (IV, oral, intranasal,
+# subcutaneous); a route it never mentions, named in what is asked ("IM ketamine dose",
+# "intrathecal ketamine for labour"), is a known concept it lacks, like another drug.
+ROUTES_OF_ADMINISTRATION = frozenset(
+    """intramuscular intramuscularly im sublingual sublingually sl intrathecal intrathecally it
+    epidural epidurally neuraxial rectal rectally suppository suppositories transdermal
+    transdermally nebulised nebulized inhaled inhalational buccal intra-articular
+    intraarticular intradermal intraosseous intravesical""".split()
+)
+CAPITALS_ONLY_ROUTES = frozenset({"im", "sl", "it"})
+
+
+def names_route(typed: str) -> bool:
+    """Whether a typed word names a route of administration ("IM" in capitals, not "it")."""
+    word = typed.lower()
+    if word in CAPITALS_ONLY_ROUTES:
+        return typed.isupper()
+    return word in ROUTES_OF_ADMINISTRATION
+
+
 # What a question asks about a topic, beside whom: "PHN ketamine evidence" wants the bullet that
 # grades the evidence for PHN, not the paragraph that lists PHN among the conditions studied.
 # Read from the question by `_ASPECT_RES`, from a passage by its words; boosted like populations.

@@ -26,7 +26,12 @@ from pathlib import Path
 
 from ketaqa.pipeline.indexing.english import english_zipf
 from ketaqa.pipeline.indexing.tokenizer import STOPWORDS, ClinicalTokenizer, clean, raw_words
-from ketaqa.pipeline.search.populations import POPULATION_TERMS, aspects_asked, populations_named
+from ketaqa.pipeline.search.populations import (
+    POPULATION_TERMS,
+    aspects_asked,
+    names_route,
+    populations_named,
+)
 from ketaqa.pipeline.search.question_form import (
     about_one_patient,
     about_this_document,
@@ -250,7 +255,7 @@ class QueryReader:
             kinds_asked=kinds_asked(text, ask),
             listed_only=self._listed_only(text),
             ask=ask,
-            missing_drugs=self._missing_drugs(
+            missing_treatments=self._missing_treatments(
                 concepts, ask, lookup or names_publication_kind(search_text)
             ),
         )
@@ -261,12 +266,15 @@ class QueryReader:
         concepts were read with."""
         return _corrected(clean(ask_sentence(question)), corrections)
 
-    def _missing_drugs(self, concepts: list[Concept], ask: str, lookup: bool) -> tuple[str, ...]:
-        """Missing concepts that name a drug the statement never mentions under any of its
-        names, in what the question asks (a case history's ask; a one-line question's all).
-        Not for a look-up or a question naming a kind of publication ("which 2003 study of
-        remifentanil..."): a listed paper's title may name the drug."""
-        if lookup or self._drug_names is None:
+    def _missing_treatments(
+        self, concepts: list[Concept], ask: str, lookup: bool
+    ) -> tuple[str, ...]:
+        """Missing concepts that name a drug (`indexing.drugs`) or a route of administration
+        the statement never mentions under any of their names, in what the question asks (a
+        case history's ask; a one-line question's all): known concepts it lacks, not
+        shorthand or a typo. Not for a look-up or a question naming a kind of publication
+        ("which 2003 study of remifentanil..."): a listed paper's title may name the drug."""
+        if lookup:
             return ()
         asked = set(raw_words(ask)) if ask else None
         found = []
@@ -274,7 +282,10 @@ class QueryReader:
             word = concept.typed.lower()
             if concept.mentioned or (asked is not None and word not in asked):
                 continue
-            generic = self._drug_names(word)
+            if names_route(concept.typed):
+                found.append(concept.typed)
+                continue
+            generic = self._drug_names(word) if self._drug_names is not None else None
             if generic and not self._mentioned((generic,), self.body_terms):
                 found.append(concept.typed)
         return tuple(found)

@@ -87,9 +87,10 @@ class QueryAnalysis:
     # the sentence that asks, when the question is several (`question_form.ask_sentence`),
     # after spelling fixes; "" when the whole question is one ask
     ask: str = ""
-    # missing concepts a drug dictionary names as drugs the statement never mentions under any
-    # name ("lignocaine", "fluoxetine"): not shorthand or a typo, a concept it lacks
-    missing_drugs: tuple[str, ...] = ()
+    # missing concepts in what is asked that name a drug (a drug dictionary's: "lignocaine",
+    # "fluoxetine") or a route of administration ("IM", "intrathecal") the statement never
+    # mentions: not shorthand or a typo, a known concept it lacks
+    missing_treatments: tuple[str, ...] = ()
 
     @property
     def asks_about_listed_only(self) -> bool:
