@@ -34,6 +34,19 @@ def test_citation_lookups_are_recognised():
     assert not asks_for_citation("Is ketamine recommended for fibromyalgia?")
 
 
+def test_who_and_volume_look_up_only_as_parts_of_a_citation():
+    """"Who wrote" and "vol 19" look up a publication; "who should not get it", "a man who
+    injects heroin" and "a volume knob" ask about patients and pain. Phrasings written for
+    this test."""
+    assert asks_for_citation("who led the adolescent infusion cohort?")
+    assert asks_for_citation("Bell review - who wrote it, and which vol?")
+    assert asks_for_citation("Pain Reports volume 3 - which review?")
+    assert asks_for_citation("the WHO committee report on ketamine - what year?")
+    assert not asks_for_citation("who shouldnt have ketamine infusions")
+    assert not asks_for_citation("A builder who drinks heavily has CRPS. Is ketamine ok?")
+    assert not asks_for_citation("pain is like a volume dial - does ketamine turn it down?")
+
+
 def test_a_listed_contraindication_is_boosted_twice():
     """Safety first: a passage about a contraindicated population the question names gains
     the population boost squared; another population gains it once."""

@@ -12,10 +12,17 @@ import re
 # Words that make a question look up a publication ("who wrote", "the PMID of", "which paper",
 # and the parts of a citation: "vol/pp", "which issue", "who edited"):
 # then bibliography entries are answers, and words found only there count as mentioned.
+# "Who" looks up only as the subject of writing or running something ("who wrote", "who led the
+# trial"); "who should not get ketamine" and "a man who injects heroin" ask about patients. A
+# volume is a citation's when numbered or named with the journal ("vol 19", "journal, volume
+# and pages"); "a volume knob" is not.
 _LOOKUP_RE = re.compile(
     r"\b(papers?|articles?|publications?|published|journal|authors?|wrote|written|cited?|cites|"
-    r"citation|references?|dois?|pmids?|pubmed|bibliography|listed|titled?|who|vol|volumes?|pp|"
-    r"pages|issue|edition|edit(ed|ors?))\b",
+    r"citation|references?|dois?|pmids?|pubmed|bibliography|listed|titled?|vol|pp|"
+    r"pages|issue|edition|edit(ed|ors?))\b"
+    r"|\bvolumes?\W*\d"
+    r"|\bwho\b(\W+\w+){0,3}?\W+(wrote|writes|authored|published|edited|led|ran|conducted"
+    r"|reported|drafted|prepared|did)\b",
     re.IGNORECASE,
 )
 # "Which 2005 review ...", "which rat study ...", "Is there a Cochrane review ...": a kind of
@@ -252,9 +259,13 @@ def identifies_publication(text: str) -> bool:
     return bool(_IDENTIFIES_PUBLICATION_RE.search(text))
 
 
+# the World Health Organization, in capitals, names the publisher of a listed report
+_WHO_RE = re.compile(r"\bWHO\b")
+
+
 def asks_for_citation(text: str) -> bool:
     """Whether the text looks up a publication (then bibliography entries are answers)."""
-    return bool(_LOOKUP_RE.search(text))
+    return bool(_LOOKUP_RE.search(text) or _WHO_RE.search(text))
 
 
 def names_publication_kind(text: str) -> bool:
