@@ -35,7 +35,7 @@ def test_citation_lookups_are_recognised():
 
 
 def test_who_and_volume_look_up_only_as_parts_of_a_citation():
-    """"Who wrote" and "vol 19" look up a publication; "who should not get it", "a man who
+    """ "Who wrote" and "vol 19" look up a publication; "who should not get it", "a man who
     injects heroin" and "a volume knob" ask about patients and pain. Phrasings written for
     this test."""
     assert asks_for_citation("who led the adolescent infusion cohort?")

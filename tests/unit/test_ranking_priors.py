@@ -178,3 +178,30 @@ def test_a_study_named_by_author_and_year_ranks_its_own_passages_first():
     assert max(ranked, key=ranked.get) == 1  # author and year: A-3 Bell 2018
     assert ranked[0] == pytest.approx(1.2) and ranked[3] == 0.95  # author only; no study
     assert apply_study_prior(studies, fused, frozenset({"ketamine"}), frozenset(), 1.2) == fused
+
+
+def test_a_footnote_named_by_its_number_ranks_first():
+    """ "fn 4" points at the passage filed under Footnote 4: its number is in the heading, never
+    in the text. Headings cut from the statement's section paths; phrasings written for this
+    test."""
+    from ketaqa.pipeline.search.priors import (
+        apply_footnote_prior,
+        footnote_in_heading,
+        footnotes_typed,
+    )
+
+    footnotes = [
+        footnote_in_heading(("Section I", "A. Recent reviews", "A-2 Cohen 2018")),
+        footnote_in_heading(("Section I", "A. Recent reviews", "A-2 Cohen 2018", "Footnote 4")),
+        footnote_in_heading(("Section I", "Footnote 1")),
+    ]
+    assert footnotes == ["", "4", "1"]
+    assert footnotes_typed("fn 4: which guideline questions were left out?") == {"4"}
+    assert footnotes_typed("what does footnote 1 cite") == {"1"}
+    assert footnotes_typed("foot note 3 caveat? and fn2") == {"3", "2"}
+    assert footnotes_typed("4 footnotes in the paper") == frozenset()
+    fused = {0: 1.0, 1: 0.8, 2: 0.9}
+    ranked = apply_footnote_prior(footnotes, fused, footnotes_typed("fn 4 - which Qs omitted"), 1.5)
+    assert max(ranked, key=ranked.get) == 1
+    assert ranked[0] == 1.0 and ranked[2] == 0.9
+    assert apply_footnote_prior(footnotes, fused, frozenset(), 1.5) == fused

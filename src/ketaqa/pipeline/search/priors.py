@@ -146,6 +146,34 @@ def apply_study_prior(
     return out
 
 
+# A numbered footnote the question points at ("footnote 3", "fn 4", "fn1"), and the one a
+# passage is filed under (its section path ends "Footnote 3").
+_FOOTNOTE_TYPED_RE = re.compile(r"\b(?:foot-?\s?notes?|fn)\s*(\d{1,2})\b", re.IGNORECASE)
+_FOOTNOTE_HEADING_RE = re.compile(r"^Footnote (\d{1,2})$")
+
+
+def footnotes_typed(text: str) -> frozenset[str]:
+    """The footnote numbers a question points at."""
+    return frozenset(_FOOTNOTE_TYPED_RE.findall(text))
+
+
+def footnote_in_heading(parts: Sequence[str]) -> str:
+    """The number of the footnote a passage is filed under, or ""."""
+    match = _FOOTNOTE_HEADING_RE.match(parts[-1]) if parts else None
+    return match[1] if match else ""
+
+
+def apply_footnote_prior(
+    footnotes: Sequence[str], fused: dict[int, float], typed: frozenset[str], boost: float
+) -> dict[int, float]:
+    """Rank the footnote a question points at by its number first ("fn 4: which guideline
+    questions were left out?"), as a study named by author and year: the number is in the
+    passage's heading, a field of its own, never in its text."""
+    if boost == 1.0 or not typed or not footnotes:
+        return fused
+    return {i: s * boost**2 if footnotes[i] in typed else s for i, s in fused.items()}
+
+
 CONTRAINDICATION_RANK = 3  # where a question about one patient finds a contraindication at worst
 # A passage lists a contraindication when it names a contraindicated population (its own words,
 # not its section's) and advises against ketamine for it.

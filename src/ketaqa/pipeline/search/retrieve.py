@@ -27,10 +27,13 @@ from ketaqa.pipeline.search.priors import (
     apply_answer_type_prior,
     apply_coverage_prior,
     apply_entry_prior,
+    apply_footnote_prior,
     apply_population_prior,
     apply_study_prior,
     contraindication_within_reach,
     entries_after_statement,
+    footnote_in_heading,
+    footnotes_typed,
     lists_contraindication,
     studies_in_heading,
     term_postings,
@@ -224,6 +227,7 @@ class HybridRetriever:
         carries: Sequence[frozenset[str]] = (),
         contraindications: Sequence[int] = (),
         studies: Sequence[frozenset[tuple[str, str]]] = (),
+        footnotes: Sequence[str] = (),
     ):
         self.lexical = lexical
         self.dense = dense
@@ -234,6 +238,7 @@ class HybridRetriever:
         self.carries = carries  # the kinds of answer each passage carries (figures, dates)
         self.contraindications = contraindications  # passages that list a contraindication
         self.studies = studies  # the (surname, year) of the studies each passage is filed under
+        self.footnotes = footnotes  # the number of the footnote each passage is, or ""
 
     @classmethod
     def over(
@@ -258,6 +263,7 @@ class HybridRetriever:
             ],
             [i for i, p in enumerate(index.passages) if lists_contraindication(p.text, p.kind)],
             [studies_in_heading(p.section.parts) for p in index.passages],
+            [footnote_in_heading(p.section.parts) for p in index.passages],
         )
 
     @classmethod
@@ -329,6 +335,9 @@ class HybridRetriever:
             frozenset(raw_words(reading.search_text)),
             years_typed(reading.question),
             settings.study_boost,
+        )
+        fused = apply_footnote_prior(
+            self.footnotes, fused, footnotes_typed(reading.question), settings.study_boost
         )
         fused = apply_answer_type_prior(
             self.carries, fused, reading.answer_types, settings.answer_type_boost
