@@ -122,6 +122,10 @@ def test_a_question_about_one_patient_always_reaches_a_listed_contraindication()
     assert about_one_patient("A 27-year-old woman with fibromyalgia ... Is ketamine reasonable?")
     assert not about_one_patient("What are the contraindications to ketamine infusions?")
     assert not about_one_patient("Which patients should be considered for ketamine?")
+    # a relative or a client asked about by a carer or a therapist (phrasings written here)
+    assert about_one_patient("my wife smokes crack sometimes - can she still have ketamine?")
+    assert about_one_patient("Our son has CRPS; would ketamine be offered to a teenager?")
+    assert not about_one_patient("my ketamine infusion list for tomorrow")
     fused = {0: 1.0, 1: 0.9, 2: 0.8, 3: 0.7, 9: 0.1}
     lifted = contraindication_within_reach([9], fused, True)
     assert sorted(lifted, key=lifted.get, reverse=True)[:3] == [0, 1, 9]  # third, no higher

@@ -184,13 +184,16 @@ def passage_answer_types(text: str, kind: str = "", top_section: str = "") -> fr
 
 
 # A question about giving ketamine to one particular patient ("pt on ice wants ketamine IVIs,
-# go ahead?", a vignette): the statement always has something to say to it, its listed
-# contraindications, whatever words the patient's condition is named in. Read from the form
-# (a patient, an age, "he has"), not from the condition.
+# go ahead?", a vignette, "my partner uses ice, would that stop him getting ketamine?"): the
+# statement always has something to say to it, its listed contraindications, whatever words
+# the patient's condition is named in. Read from the form (a patient, an age, "he has", a
+# relative or client asked about), not from the condition.
 _ONE_PATIENT_RE = re.compile(
     r"\bpts?\b|\b(a|an|our|my|this|the) (patient|man|woman|boy|girl|teenager|child|lady)\b"
     r"|\b(man|woman|boy|girl)\b|\b\d+\s*-?\s*(year|yr)s?[- ]old\b|\b\d+\s*(yo|y/o|yr)\b"
-    r"|\b\d{1,2}\s?[mf]\b|\b(he|she) (has|is|had|was|takes|uses|drinks|smokes|wants)\b",
+    r"|\b\d{1,2}\s?[mf]\b|\b(he|she) (has|is|had|was|takes|uses|drinks|smokes|wants)\b"
+    r"|\b(my|our|his|her|their) (husband|wife|partner|son|daughter|mum|mom|mother|dad|father"
+    r"|brother|sister|friend|client)\b",
     re.IGNORECASE,
 )
 _KETAMINE_RE = re.compile(r"\bket(amine)?\b", re.IGNORECASE)
