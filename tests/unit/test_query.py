@@ -21,16 +21,23 @@ from ketaqa.pipeline.search.reading import without
 STATEMENT = (REPO_ROOT / "corpus" / "position-statement.txt").read_text(encoding="utf-8")
 
 
-@pytest.fixture(scope="module")
-def reader():
-    passages = build_passages(load_corpus(REPO_ROOT / "corpus"))
+def read_with(**extra) -> QueryReader:
+    """A reader over the real corpus, as the assistant builds it, with `extra` readings."""
+    corpus = load_corpus(REPO_ROOT / "corpus")
+    passages = build_passages(corpus)
     tokenizer = build_tokenizer(p.text for p in passages)
     return QueryReader(
         tokenizer,
         [f"{p.section}\n{p.text}" for p in passages if p.kind != "entry"],
         general_vocabulary(),
         reference_texts=[p.text for p in passages if p.kind == "entry"],
+        **extra,
     )
+
+
+@pytest.fixture(scope="module")
+def reader():
+    return read_with()
 
 
 @pytest.fixture(scope="module")
@@ -40,15 +47,7 @@ def reader_drugs(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("drugs")
     ensure_drug_table(folder)
-    passages = build_passages(load_corpus(REPO_ROOT / "corpus"))
-    tokenizer = build_tokenizer(p.text for p in passages)
-    return QueryReader(
-        tokenizer,
-        [f"{p.section}\n{p.text}" for p in passages if p.kind != "entry"],
-        general_vocabulary(),
-        reference_texts=[p.text for p in passages if p.kind == "entry"],
-        drug_names=DrugNames(folder),
-    )
+    return read_with(drug_names=DrugNames(folder))
 
 
 @pytest.fixture(scope="module")
@@ -56,15 +55,8 @@ def reader_listed():
     """A reader that knows which papers the statement only lists (as the assistant builds)."""
     corpus = load_corpus(REPO_ROOT / "corpus")
     passages = build_passages(corpus)
-    tokenizer = build_tokenizer(p.text for p in passages)
     references = {r.key: r for r in corpus.references}
-    return QueryReader(
-        tokenizer,
-        [f"{p.section}\n{p.text}" for p in passages if p.kind != "entry"],
-        general_vocabulary(),
-        reference_texts=[p.text for p in passages if p.kind == "entry"],
-        listed_only_authors=listed_only_authors(passages, references),
-    )
+    return read_with(listed_only_authors=listed_only_authors(passages, references))
 
 
 def test_every_lexicon_target_is_in_the_statement():
