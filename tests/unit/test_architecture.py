@@ -69,6 +69,7 @@ ROOMS = {
     "search": [
         "vocabulary",
         "shorthand",
+        "spelling",
         "question_form",
         "populations",
         "reading",

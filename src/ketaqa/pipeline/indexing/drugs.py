@@ -79,21 +79,26 @@ def drug_table(source: Path) -> dict[str, str]:
 
 def table_status(index_dir: Path) -> str:
     """ "ok", "missing", "stale: …" or "damaged: …" for the saved table."""
+    return _saved_table(index_dir)[0]
+
+
+def _saved_table(index_dir: Path) -> tuple[str, dict[str, str] | None]:
+    """The saved table's status and, when "ok", its names: read and parsed once."""
     path = Path(index_dir) / TABLE_FILE
     if not path.exists():
-        return "missing"
+        return "missing", None
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
         ok = saved["format"] == TABLE_FORMAT and isinstance(saved["names"], dict)
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        return f"damaged: {exc}"
+        return f"damaged: {exc}", None
     if not ok:
-        return "damaged: not a drug-name table of this format"
+        return "damaged: not a drug-name table of this format", None
     source = dictionary_file()
     memo = Path(index_dir) / CHECKSUMS_FILE
     if source is None or sha256_file_memo(source, memo) != saved.get("source_sha256"):
-        return "stale: made from another dictionary"
-    return "ok"
+        return "stale: made from another dictionary", None
+    return "ok", saved["names"]
 
 
 def ensure_drug_table(index_dir: Path, progress: Progress = quiet) -> bool:
@@ -137,10 +142,9 @@ class DrugNames:
         return self._names.get(word)
 
     def _load(self) -> dict[str, str]:
-        status = table_status(self.index_dir)
-        if status == "ok":
-            saved = json.loads((self.index_dir / TABLE_FILE).read_text(encoding="utf-8"))
-            return saved["names"]
+        status, names = _saved_table(self.index_dir)
+        if names is not None:
+            return names
         source = dictionary_file()
         if source is None:
             log.warning("drug names: %s is not installed; drugs are not recognised", PACKAGE)

@@ -5,9 +5,9 @@ Before retrieval a question is read three ways, each easy to audit:
 
 - the clinical lexicon (`lexicon.json`) maps abbreviations and lay words to words the statement
   uses ("schizophrenia" -> "psychoses", "kids" -> "paediatric");
-- spelling correction against the corpus vocabulary (symspellpy), applied only to words that
-  are neither in the corpus nor in the model's general English vocabulary, so a real word the
-  statement lacks ("pregnancy") is never "corrected" into one it has;
+- spelling correction against the corpus vocabulary (`spelling.Speller`), applied only to
+  words that are neither in the corpus nor in the model's general English vocabulary, so a real
+  word the statement lacks ("pregnancy") is never "corrected" into one it has;
 - concepts: the question's content words, each marked as mentioned by the statement or not.
   The unmentioned ones are the honest core of a "not covered" verdict.
 
@@ -16,7 +16,6 @@ Nothing here changes what is shown: the expansions only steer retrieval and the 
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -44,7 +43,8 @@ from ketaqa.pipeline.search.question_form import (
     names_publication_kind,
 )
 from ketaqa.pipeline.search.reading import Concept, QueryAnalysis
-from ketaqa.pipeline.search.shorthand import ShorthandReader, one_edit_apart
+from ketaqa.pipeline.search.shorthand import ShorthandReader
+from ketaqa.pipeline.search.spelling import Speller, corrected, phrase_re
 from ketaqa.pipeline.search.vocabulary import corpus_vocabulary
 
 LEXICON_FILE = Path(__file__).with_name("lexicon.json")
@@ -81,9 +81,6 @@ FRAMING_WORDS = frozenset(
 
 # an author's surname is read as a name only when rarer than this in general English
 NAME_BELOW_ZIPF = 3.6
-# A word at least this common in English (Zipf, about one in ten million words) is a word
-# general English knows: the speller may fix it only to a word that starts as it does.
-KNOWN_WORD_ZIPF = 2.0
 
 
 @dataclass(frozen=True)
@@ -117,18 +114,6 @@ def load_lexicon(path: Path = LEXICON_FILE) -> Lexicon:
     )
 
 
-@lru_cache(maxsize=4096)
-def _phrase_re(phrase: str) -> re.Pattern[str]:
-    return re.compile(r"(?<![\w])" + re.escape(phrase) + r"(?![\w])")
-
-
-def _corrected(text: str, corrections: list[tuple[str, str]]) -> str:
-    """`text` (cleaned) with each typed word replaced by its spelling fix."""
-    for typed, fixed in corrections:
-        text = _phrase_re(typed).sub(fixed, text)
-    return text
-
-
 class QueryReader:
     """Reads questions against one corpus: its vocabulary, its mentions, its lexicon."""
 
@@ -160,27 +145,18 @@ class QueryReader:
         self.all_terms = vocabulary.body_terms | vocabulary.reference_terms
         self._texts = texts  # the statement's own words, for shorthand readings
         self.listed_only_authors = listed_only_authors
-        counts = vocabulary.word_counts
-        self.corpus_words = frozenset(counts)
         self.corpus_capitals = vocabulary.capitals
-        self.general_words = general_words
         self._typed = sorted(
             ((t, e) for e in self.lexicon.entries for t in e.typed), key=lambda p: -len(p[0])
         )
         self._capitals = {t: e for e in self.lexicon.case_sensitive for t in e.typed}
         self._patterned = [e for e in self.lexicon.entries if e.patterns]
-        self.lexicon_words = frozenset(
-            w for t, _ in self._typed for w in raw_words(t) if w.isalpha()
+        self.speller = Speller(
+            (t for t, _ in self._typed), vocabulary.word_counts, general_words, self._word_frequency
         )
-        # each word of a lexicon phrase, and the words beside it there ("failure": heart)
-        self._phrase_neighbours: dict[str, set[str]] = {}
-        for t, _ in self._typed:
-            for a, b in itertools.pairwise(raw_words(t)):
-                self._phrase_neighbours.setdefault(a, set()).add(b)
-                self._phrase_neighbours.setdefault(b, set()).add(a)
-        vocabulary = dict.fromkeys(self.lexicon_words, 1)
-        vocabulary.update((w, n) for w, n in counts.items() if w.isalpha())
-        self._vocabulary = tuple(sorted(vocabulary.items()))  # the speller's, built when needed
+        self.corpus_words = self.speller.corpus_words
+        self.general_words = general_words
+        self.lexicon_words = self.speller.lexicon_words
 
     def read(self, question: str, lookup: bool | None = None) -> QueryAnalysis:
         """Read a validated question once: corrections, expansions, whether it looks up a
@@ -188,8 +164,8 @@ class QueryReader:
 
         `lookup` overrides what the reader decides from the question and its corrections
         (tests); a look-up counts words found only in the bibliography as mentioned."""
-        corrections = self._correct(clean(question))
-        text = _corrected(clean(question), corrections)
+        corrections = self.speller.corrections(clean(question))
+        text = corrected(clean(question), corrections)
         expansions, covered = self._expand(text)
         expansions += self._capital_terms(question)
         shorthand, unrecognised = self._shorthand(question, text, expansions, covered)
@@ -199,6 +175,7 @@ class QueryReader:
         names_ketamine = "ketamine" in extra
         ask = self._ask(question, corrections)
         search_text = question if not extra else f"{question} ({' '.join(extra)})"
+        names_publication = names_publication_kind(search_text)
         if lookup is None:
             lookup = asks_for_citation(search_text)
         terms = self.all_terms if lookup else self.body_terms
@@ -243,7 +220,7 @@ class QueryReader:
             unknown_words=unknown,
             lookup=lookup,
             concept_terms=self._concept_terms(concepts),
-            names_publication=names_publication_kind(search_text),
+            names_publication=names_publication,
             identifies_publication=identifies_publication(question),
             unrecognised=unrecognised,
             **self._head(concepts),
@@ -255,16 +232,14 @@ class QueryReader:
             kinds_asked=kinds_asked(text, ask),
             listed_only=self._listed_only(text),
             ask=ask,
-            missing_treatments=self._missing_treatments(
-                concepts, ask, lookup or names_publication_kind(search_text)
-            ),
+            missing_treatments=self._missing_treatments(concepts, ask, lookup or names_publication),
         )
 
     @staticmethod
     def _ask(question: str, corrections: list[tuple[str, str]]) -> str:
         """The ask of a question several sentences long, with the spelling fixes the
         concepts were read with."""
-        return _corrected(clean(ask_sentence(question)), corrections)
+        return corrected(clean(ask_sentence(question)), corrections)
 
     def _missing_treatments(
         self, concepts: list[Concept], ask: str, lookup: bool
@@ -314,7 +289,7 @@ class QueryReader:
         for typed, entry in self._typed:
             if typed not in text:  # cheap test first; most phrases are absent
                 continue
-            for m in _phrase_re(typed).finditer(text):
+            for m in phrase_re(typed).finditer(text):
                 if any(taken[m.start() : m.end()]):
                     continue
                 for i in range(m.start(), m.end()):
@@ -368,64 +343,6 @@ class QueryReader:
             elif self.shorthand.unrecognised(word):
                 unrecognised.append(word)
         return read, tuple(unrecognised)
-
-    def _correct(self, text: str) -> list[tuple[str, str]]:
-        """Fix slips onto real words inside a lexicon phrase (`_slips`), then words that are
-        in neither the corpus, the lexicon nor general English."""
-        fixes = self._slips(raw_words(text))
-        for word in dict.fromkeys(raw_words(text)):
-            if (
-                word in dict(fixes)
-                or len(word) < 5
-                or not word.isalpha()
-                or word in self.lexicon_words
-                or word in self.corpus_words
-                or word in self.general_words
-                or word in STOPWORDS
-            ):
-                continue
-            fix = self._spell(word)
-            if fix and fix != word and self._may_become(word, fix):
-                fixes.append((word, fix))
-        return fixes
-
-    def _slips(self, words: list[str]) -> list[tuple[str, str]]:
-        """Words one letter from a lexicon phrase's word, typed beside that phrase's other
-        word: "hart failure" is "heart failure", though "hart" is a word a speller leaves
-        alone. The neighbour tells the slip from the word meant as typed ("white hart")."""
-        fixes: dict[str, str] = {}
-        for i, word in enumerate(words):
-            if (
-                len(word) < 4
-                or not word.isalpha()
-                or word in self.lexicon_words
-                or word in self.corpus_words  # the statement's own word means itself
-            ):
-                continue
-            beside = set().union(
-                *(
-                    self._phrase_neighbours.get(words[j], ())
-                    for j in (i - 1, i + 1)
-                    if 0 <= j < len(words) and words[j] not in STOPWORDS
-                )
-            )
-            fits = {w for w in beside if w not in STOPWORDS and one_edit_apart(word, w)}
-            if len(fits) == 1:
-                fixes.setdefault(word, fits.pop())
-        return list(fixes.items())
-
-    def _may_become(self, word: str, fix: str) -> bool:
-        """Whether a typed word may be read as the speller's fix. A typo keeps a word's first
-        letters (the spellers' usual assumption); a word general English knows whose nearest
-        corpus word starts otherwise is another word, not a typo of it: "atrial" is not
-        "trial", "voiding" not "avoiding", "remission" not "permission"."""
-        return fix[:2] == word[:2] or self._word_frequency(word) < KNOWN_WORD_ZIPF
-
-    @cached_property
-    def _spell(self) -> Callable[[str], str | None]:
-        """The speller, built on the first word that needs it (about 0.1 s): most questions
-        have none, and a cold `ketaqa ask` should not pay for it."""
-        return _speller(self._vocabulary)
 
     def _concept_terms(self, concepts: list[Concept]) -> tuple[tuple[frozenset[str], ...], ...]:
         return tuple(self._index_terms(c.terms) for c in concepts if c.mentioned)
@@ -518,27 +435,3 @@ def graded_bases(word: str, is_english: Callable[[str], bool]) -> list[str]:
 
 def _words_of(phrase: str) -> list[str]:
     return raw_words(phrase)
-
-
-@lru_cache(maxsize=4)
-def _speller(vocabulary: tuple[tuple[str, int], ...]):
-    """A SymSpell lookup over the corpus's words: typo -> the closest corpus word, or None."""
-    from symspellpy import SymSpell, Verbosity
-
-    sym = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
-    for word, count in vocabulary:
-        if len(word) >= 3:
-            sym.create_dictionary_entry(word, count)
-
-    def correct(word: str) -> str | None:
-        distance = 1 if len(word) < 9 else 2  # "weaning" must not become "hearing"
-        found = sym.lookup(word, Verbosity.CLOSEST, max_edit_distance=distance)
-        if not found:
-            return None
-        best = [s for s in found if s.distance == found[0].distance]
-        best.sort(key=lambda s: -s.count)
-        if len(best) > 1 and best[0].count == best[1].count:
-            return None  # ambiguous: leave the word as typed
-        return best[0].term
-
-    return correct
