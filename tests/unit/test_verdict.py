@@ -1,6 +1,7 @@
 """The verdict: three levels, a fitted model stored as numbers, and its calibration."""
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -214,3 +215,28 @@ def test_a_frequency_or_an_identifier_is_asked_by_the_form_and_given_visibly():
         )
         == frozenset()
     )
+
+
+def test_a_stated_contraindication_answers_whether_to_give_not_every_question_about_it():
+    """The contraindication listed first answers "may ketamine be given?" and a question that
+    asks nothing the statement does not mention; asked something else of such a patient, in words
+    the statement never uses ("should her levetiracetam be adjusted?"), the model decides and the
+    verdict is never "not covered". Phrasings written for this test."""
+    from ketaqa.pipeline.answering.answer import Answerer
+    from ketaqa.pipeline.answering.verdict import Verdict
+    from ketaqa.pipeline.search.reading import Concept, QueryAnalysis
+
+    def reading(question: str, missing: tuple[str, ...], whether: bool) -> QueryAnalysis:
+        concepts = tuple(Concept(m, (), False, 2.0) for m in missing)
+        return replace(QueryAnalysis.plain(question), concepts=concepts, whether_to_give=whether)
+
+    verdict = Answerer.contraindication_verdict
+    asks_whether = reading("bipolar with psychosis, ketamine ok?", (), True)
+    assert verdict(asks_whether, Verdict.NOT_COVERED) is Verdict.ANSWERS
+    nothing_missing = reading("raised IOP ketamine", (), False)
+    assert verdict(nothing_missing, Verdict.RELATED) is Verdict.ANSWERS
+    other_ask = reading(
+        "epilepsy too: should her levetiracetam be adjusted?", ("levetiracetam",), False
+    )
+    assert verdict(other_ask, Verdict.NOT_COVERED) is Verdict.RELATED
+    assert verdict(other_ask, Verdict.ANSWERS) is Verdict.ANSWERS

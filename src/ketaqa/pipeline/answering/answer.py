@@ -127,7 +127,7 @@ class Answerer:
             verdict = Verdict.RELATED  # the entry names the paper; no passage reports it
         first = self.evidence(hits, analysis)[:1]  # the passage both rules below read
         if self.states_contraindication(analysis, first):
-            verdict = Verdict.ANSWERS
+            verdict = self.contraindication_verdict(analysis, verdict)
         if verdict is Verdict.ANSWERS and self.figure_asked_of_entry(analysis, first):
             # the paper's entry, for "what dose did that listed trial use?": it names the
             # paper; what the paper found is not in the corpus
@@ -182,6 +182,19 @@ class Answerer:
             named |= set(analysis.meant_populations)
         named &= CONTRAINDICATED
         return bool(named and first and named & self._contraindications[first[0]])
+
+    @staticmethod
+    def contraindication_verdict(analysis: QueryAnalysis, verdict: Verdict) -> Verdict:
+        """The verdict when the first evidence passage states a contraindication the question
+        names (`states_contraindication`). Asked whether ketamine may be given ("bipolar with
+        psychosis, ketamine ok?"), or asked nothing the statement does not mention ("raised IOP
+        ketamine"), the contraindication is the answer: `answers`, whatever the model says.
+        Asked something else of such a patient, in words the statement never uses ("should her
+        levetiracetam be adjusted?", "what BP cut-off?"), the passage speaks to the patient but
+        may not answer: the model decides, and the verdict is never "not covered"."""
+        if analysis.whether_to_give or not analysis.missing_named:
+            return Verdict.ANSWERS
+        return Verdict.RELATED if verdict is Verdict.NOT_COVERED else verdict
 
     def evidence(self, hits: list[Hit], analysis: QueryAnalysis) -> list[int]:
         """The passages a verdict may rest on: never a bibliography entry, the title or the

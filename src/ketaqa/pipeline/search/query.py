@@ -37,6 +37,7 @@ from ketaqa.pipeline.search.question_form import (
     answer_type,
     ask_sentence,
     asks_for_citation,
+    asks_whether_to_give,
     asks_whether_to_treat,
     identifies_publication,
     kinds_asked,
@@ -229,6 +230,7 @@ class QueryReader:
             # read after its spelling fixes, and with ketamine however it was typed ("ktm")
             about_patient=about_one_patient(text, names_ketamine),
             whether_to_treat=asks_whether_to_treat(text, names_ketamine),
+            whether_to_give=asks_whether_to_give(text),
             kinds_asked=kinds_asked(text, ask),
             listed_only=self._listed_only(text),
             ask=ask,

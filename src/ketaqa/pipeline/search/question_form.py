@@ -220,9 +220,15 @@ _WHETHER_TO_TREAT_RE = re.compile(
 )
 
 
+def asks_whether_to_give(text: str) -> bool:
+    """Whether the question's form asks if ketamine may be given ("ok?", "safe?", "can she
+    have it?"), of one patient or of a condition ("bipolar with psychosis, ketamine ok?")."""
+    return bool(_WHETHER_TO_TREAT_RE.search(text))
+
+
 def asks_whether_to_treat(text: str, names_ketamine: bool = False) -> bool:
     """Whether a question about one patient asks if ketamine may be given to them."""
-    return about_one_patient(text, names_ketamine) and bool(_WHETHER_TO_TREAT_RE.search(text))
+    return about_one_patient(text, names_ketamine) and asks_whether_to_give(text)
 
 
 # A sentence ends at . ? or ! followed by space and a capital, a digit or a quote: "Mr L, 58, has

@@ -78,6 +78,8 @@ class QueryAnalysis:
     about_patient: bool = False  # about ketamine for one particular patient (`about_one_patient`)
     # ... and asks whether it may be given to them (`asks_whether_to_treat`)
     whether_to_treat: bool = False
+    # asks whether ketamine may be given, of one patient or of a condition (`asks_whether_to_give`)
+    whether_to_give: bool = False
     # kinds of answer the form asks for that a passage must visibly carry (`kinds_asked`):
     # a frequency ("how often"), a PMID or DOI, a named statistical measure ("NNT"), or the
     # persons who wrote this document
