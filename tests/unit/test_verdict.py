@@ -141,6 +141,7 @@ def test_a_dose_is_asked_by_the_form_and_given_as_an_amount_of_drug():
         "Is it better to give higher ketamine doses for longer?",
         "which page says dose and duration varied too much?",
         "are side effects dose-related?",
+        "should we premedicate before starting a low-dose ketamine infusion?",  # a modifier
     ):
         assert DOSE not in kinds_asked(question), question
     history = "He takes oxycodone 20 mg twice daily and pregabalin 150 mg."

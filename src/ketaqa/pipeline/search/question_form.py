@@ -98,12 +98,13 @@ def answer_type(text: str) -> str:
 # - a dose ("what dose", "what clonidine dose", "the dose of midazolam", "how many mg"): a
 #   passage gives one as an amount of drug ("0.5 mg/kg", "80 mg", "22 mg/h"). Read from a case
 #   history's ask, since its history may name the patient's own doses. Not "higher doses for
-#   longer" or "which page says dose", which ask whether or where, not how much.
+#   longer" or "which page says dose", which ask whether or where, not how much, nor a dose
+#   word joined to another as a modifier ("before starting a low-dose infusion").
 FREQUENCY, PMID, DOI, PERSONS, DOSE = "frequency", "pmid", "doi", "persons", "dose"
 _DOSE_ASKED = re.compile(
     r"\b(what|which|how much|usual|starting|recommended|max(imum)?|min(imum)?)\b"
     r"(\W+(?!(does|did|do|is|was|were|are|has|had|says?|said)\b)[\w-]+){0,2}?\W+"
-    r"(doses?|dosages?|dosing)\b"
+    r"(?<!-)(doses?|dosages?|dosing)\b"
     r"|\b(doses?|dosages?|dosing) (of|for) (?!(ketamine|it|the|a|an|this|that|longer|more|less"
     r"|shorter)\b)[a-z]+|\bmg\b|\bmcg\b",
     re.IGNORECASE,
