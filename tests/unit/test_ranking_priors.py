@@ -87,6 +87,7 @@ def test_a_question_about_the_document_itself_reaches_its_contents_and_back_matt
     assert about_this_document("is this ket doc a PS or a guideline??")
     assert about_this_document("According to the contents list, what page does Section II start")
     assert about_this_document("does this PS apply to cancer pain pts?")
+    assert about_this_document("when was this ketamine statement first put out?")
     assert not about_this_document("What does the statement say about ketamine in psychosis?")
     assert not about_this_document(
         "which page of the Cohen guideline has the 80 mg dose"

@@ -60,7 +60,7 @@ FIGURE, DATE, DOCUMENT = "figure", "date", "document"
 _DOCUMENT_RE = re.compile(
     r"\b(this|the|that) (ket(amine)? )?(doc|document|ps|position statement|background paper)\b"
     r"|\bthis (statement|paper|publication)\b|\b(table of )?contents\b"
-    r"|\bthis ([\w/&-]+ ){1,5}?(document|position statement|background paper)\b"
+    r"|\bthis ([\w/&-]+ ){1,5}?(document|position statement|background paper|statement)\b"
     r"|\b(front|title|cover) page\b",
     re.IGNORECASE,
 )
