@@ -325,6 +325,16 @@ def test_a_slip_inside_a_lexicon_phrase_reads_as_the_phrase(reader):
     assert ("affects", "effects") in reader.read("side affects of ketamine infusions").corrections
 
 
+def test_a_slip_onto_a_word_the_statement_never_uses_reads_as_its_pair_there(reader):
+    """ "rat" is an English word the statement never uses; beside "infusion", whose neighbour
+    in the statement is "rate", it is a slip for "rate", not a missing concept. The same word
+    with no such neighbour means itself."""
+    analysis = reader.read("quinlan sc ket infusion rat and how many days")
+    assert ("rat", "rate") in analysis.corrections
+    assert "rat" not in analysis.missing_concepts
+    assert reader.read("a rat study of ketamine").corrections == ()
+
+
 def test_a_word_english_knows_is_not_spelled_into_another_word(reader):
     """A typo keeps a word's first letters; a known word whose nearest corpus word starts
     otherwise is another word: atrial fibrillation is not a trial, voiding not avoiding."""

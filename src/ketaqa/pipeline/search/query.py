@@ -153,7 +153,11 @@ class QueryReader:
         self._capitals = {t: e for e in self.lexicon.case_sensitive for t in e.typed}
         self._patterned = [e for e in self.lexicon.entries if e.patterns]
         self.speller = Speller(
-            (t for t, _ in self._typed), vocabulary.word_counts, general_words, self._word_frequency
+            (t for t, _ in self._typed),
+            vocabulary.word_counts,
+            general_words,
+            self._word_frequency,
+            corpus_texts=texts,
         )
         self.corpus_words = self.speller.corpus_words
         self.general_words = general_words

@@ -5,7 +5,10 @@ Two readings, each the question reader's first step (`QueryReader.read`):
 - a *slip inside a lexicon phrase*: a word one letter from a lexicon phrase's word, typed beside
   that phrase's other word, is that word ("hart failure" is heart failure, "side affects" side
   effects), though a speller leaves a real word alone; the neighbour tells the slip from the
-  word meant as typed ("white hart");
+  word meant as typed ("white hart"). The statement's own word pairs are read the same way, for
+  a word the statement never uses: "infusion rat" is "infusion rate", as the statement writes
+  "infusion rate"; a slip keeps the word's first two letters there, as the corpus's pairs are
+  many;
 - a *typo*: a word that is in neither the corpus, the lexicon nor general English is fixed to
   the closest corpus word (symspellpy), but a word general English knows is fixed only to a word
   that starts as it does: a typo keeps a word's first letters, so "atrial" is not "trial".
@@ -50,8 +53,10 @@ class Speller:
         corpus_counts: dict[str, int],
         general_words: frozenset[str],
         word_frequency: Callable[[str], float],
+        corpus_texts: Iterable[str] = (),
     ):
         phrases = tuple(lexicon_phrases)
+        self._corpus_texts = tuple(corpus_texts)
         self.lexicon_words = frozenset(w for t in phrases for w in raw_words(t) if w.isalpha())
         self.corpus_words = frozenset(corpus_counts)
         self.general_words = general_words
@@ -95,23 +100,44 @@ class Speller:
         fixes: dict[str, str] = {}
         for i, word in enumerate(words):
             if (
-                len(word) < 4
+                len(word) < 3
                 or not word.isalpha()
                 or word in self.lexicon_words
                 or word in self.corpus_words  # the statement's own word means itself
             ):
                 continue
-            beside = set().union(
-                *(
-                    self._phrase_neighbours.get(words[j], ())
-                    for j in (i - 1, i + 1)
-                    if 0 <= j < len(words) and words[j] not in STOPWORDS
-                )
-            )
+            neighbours = [
+                words[j]
+                for j in (i - 1, i + 1)
+                if 0 <= j < len(words) and words[j] not in STOPWORDS
+            ]
+            beside = set().union(*(self._phrase_neighbours.get(n, ()) for n in neighbours))
             fits = {w for w in beside if w not in STOPWORDS and one_edit_apart(word, w)}
+            if len(word) < 4:
+                fits = set()  # a lexicon phrase's slip is four letters or more
+            if not fits and neighbours:
+                paired = set().union(*(self._corpus_neighbours.get(n, ()) for n in neighbours))
+                fits = {
+                    w
+                    for w in paired
+                    if len(w) >= 4 and w[:2] == word[:2] and one_edit_apart(word, w)
+                }
             if len(fits) == 1:
                 fixes.setdefault(word, fits.pop())
         return list(fixes.items())
+
+    @cached_property
+    def _corpus_neighbours(self) -> dict[str, set[str]]:
+        """Each word of the statement and the words beside it there ("infusion": rate), made
+        when a question first has a word the statement never uses."""
+        neighbours: dict[str, set[str]] = {}
+        for text in self._corpus_texts:
+            words = [w for w in raw_words(text) if w not in STOPWORDS]
+            for a, b in itertools.pairwise(words):
+                if a.isalpha() and b.isalpha():
+                    neighbours.setdefault(a, set()).add(b)
+                    neighbours.setdefault(b, set()).add(a)
+        return neighbours
 
     def _may_become(self, word: str, fix: str) -> bool:
         """Whether a typed word may be read as the speller's fix. A typo keeps a word's first
