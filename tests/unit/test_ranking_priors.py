@@ -151,6 +151,12 @@ def test_asked_whether_to_give_it_to_one_patient_the_contraindication_comes_firs
     assert asks_whether_to_treat("pt snorting special K most weekends - ok for ket infusions?")
     assert not asks_whether_to_treat("A 16-year-old boy: what rate of ketamine did the cohort use?")
     assert not asks_whether_to_treat("Is ketamine safe in patients with liver disease?")  # no one
+    # a whether-word qualifying the thing a clause asks for asks what, not whether
+    assert not asks_whether_to_treat(
+        "45M had a 5-day ketamine infusion; benefit wore off at 5 weeks. "
+        "What duration is proposed as reasonable after an inpatient course?"
+    )
+    assert asks_whether_to_treat("58F on ketamine: what is the evidence, and is it safe for her?")
     fused = {0: 1.0, 1: 0.9, 2: 0.8, 3: 0.7, 9: 0.1}
     first = contraindication_within_reach([9], fused, True, whether_to_treat=True)
     assert max(first, key=first.get) == 9

@@ -221,10 +221,24 @@ _WHETHER_TO_TREAT_RE = re.compile(
 )
 
 
+# A clause that asks for a thing ("What duration is reasonable after an inpatient course?",
+# "Which rate is safe?") asks what, not whether: its "reasonable" or "safe" qualifies the thing.
+_CLAUSE_BREAK_RE = re.compile(r"[.?!;:]\s+|,\s*(?:and|or|but)\s+|\s[-–—]\s")
+_ASKS_FOR_A_THING_RE = re.compile(
+    r"\W*(what|which|how (many|much|long|often|soon)|when|where|who|whose)\b", re.IGNORECASE
+)
+
+
 def asks_whether_to_give(text: str) -> bool:
     """Whether the question's form asks if ketamine may be given ("ok?", "safe?", "can she
-    have it?"), of one patient or of a condition ("bipolar with psychosis, ketamine ok?")."""
-    return bool(_WHETHER_TO_TREAT_RE.search(text))
+    have it?"), of one patient or of a condition ("bipolar with psychosis, ketamine ok?"). A
+    whether-word in a clause that asks for a thing does not count ("what duration is
+    reasonable", "which infusion rate is safe"); "what does the statement advise" does."""
+    for match in _WHETHER_TO_TREAT_RE.finditer(text):
+        clause = _CLAUSE_BREAK_RE.split(text[: match.start()])[-1]
+        if match.group(0).lower().startswith("what does") or not _ASKS_FOR_A_THING_RE.match(clause):
+            return True
+    return False
 
 
 def asks_whether_to_treat(text: str, names_ketamine: bool = False) -> bool:
