@@ -468,3 +468,20 @@ def test_a_route_the_statement_never_mentions_is_read_as_one(reader):
     assert reader.read("is it worth giving ketamine for CRPS?").missing_treatments == ()
     # routes the statement names are no missing concept
     assert reader.read("oral ketamine after the infusions - what dose?").missing_treatments == ()
+
+
+def test_an_opening_label_that_says_who_asks_is_no_missing_concept(reader_drugs):
+    """ "MCQ:", "For our governance register:", "A mum asked me:" describe the asker, not what
+    is asked; a label with a statement concept, a drug, or before a question too short to stand
+    alone names the topic and is read as asked."""
+
+    def missing(question: str) -> tuple[str, ...]:
+        return reader_drugs.read(question).missing_concepts
+
+    asked = "in Sheehy's adolescent cohort, what share of infusions cut pain scores?"
+    assert not {"mcq", "governance", "register"} & {m.lower() for m in missing(f"MCQ: {asked}")}
+    assert "governance" not in missing(f"For our governance register: {asked}")
+    assert missing(f"MCQ: {asked}") == missing(asked)
+    assert "lithium" in missing("Lithium: interaction with ketamine in a neuropathic pain trial?")
+    assert "porphyria" in missing("Porphyria: is ketamine safe?")
+    assert "berman" in missing("Berman 2000: how fast did mood lift after one ketamine dose?")

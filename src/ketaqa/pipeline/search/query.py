@@ -42,6 +42,7 @@ from ketaqa.pipeline.search.question_form import (
     identifies_publication,
     kinds_asked,
     names_publication_kind,
+    opening_label,
 )
 from ketaqa.pipeline.search.reading import Concept, QueryAnalysis
 from ketaqa.pipeline.search.shorthand import ShorthandReader
@@ -82,6 +83,9 @@ FRAMING_WORDS = frozenset(
 
 # an author's surname is read as a name only when rarer than this in general English
 NAME_BELOW_ZIPF = 3.6
+# an opening label says who asks only when the rest names this many statement concepts
+# besides ketamine ("MCQ: in Sheehy's cohort, what share of infusions ...")
+LABEL_REST_CONCEPTS = 2
 
 
 @dataclass(frozen=True)
@@ -205,10 +209,15 @@ class QueryReader:
             seen.add(word)
             reading, mentioned = self._word_reading(word, terms)
             concepts.append(Concept(word, reading, mentioned, self._zipf(word)))
+        asker = self._asker_label(text, concepts)
+        if asker:
+            concepts = [c for c in concepts if not set(raw_words(c.typed)) <= asker]
+            unrecognised = tuple(w for w in unrecognised if w not in asker)
         unknown = tuple(
             w
             for w in dict.fromkeys(raw_words(text))
-            if w.isalpha()
+            if w not in asker
+            and w.isalpha()
             and len(w) > 3
             and w not in STOPWORDS
             and w not in covered_words
@@ -240,6 +249,26 @@ class QueryReader:
             ask=ask,
             missing_treatments=self._missing_treatments(concepts, ask, lookup or names_publication),
         )
+
+    def _asker_label(self, text: str, concepts: list[Concept]) -> frozenset[str]:
+        """The words of an opening label that says who asks or why ("MCQ:", "For a teaching
+        session:", "Pharmacy query:", "A mum asked me:"): a label none of whose concepts the
+        statement mentions. They describe the asker, not what is asked, so they are no
+        missing concept, however rare ("MCQ", "governance"). A label with a concept the
+        statement mentions names the topic ("WHO ECDD ketamine review:"), and so does one that
+        names a drug or a route ("Lithium: any interaction?"): both are read as asked. So is
+        a label before a question too short to stand alone ("Porphyria: is ketamine safe?"):
+        the rest must name at least two things the statement mentions besides ketamine."""
+        words = frozenset(raw_words(opening_label(text)))
+        inside = [c for c in concepts if set(raw_words(c.typed)) <= words]
+        if not inside or any(c.mentioned for c in inside):
+            return frozenset()
+        if self._missing_treatments(inside, "", lookup=False):
+            return frozenset()
+        rest = [c for c in concepts if c not in inside and c.mentioned]
+        if sum(1 for c in rest if "ketamine" not in c.terms) < LABEL_REST_CONCEPTS:
+            return frozenset()
+        return words
 
     @staticmethod
     def _ask(question: str, corrections: list[tuple[str, str]]) -> str:

@@ -265,6 +265,19 @@ def ask_sentence(text: str) -> str:
     return (asking or sentences)[-1].strip()
 
 
+# A label before a colon that opens the question: "MCQ: ...", "For our governance register: ...",
+# "Pharmacy query: ...", "A mum asked me: ...". Whether it says who asks and why, or names the
+# topic ("WHO ECDD ketamine update review: ..."), the reader decides from the statement's words.
+_LABEL_RE = re.compile(r"^\s*([^:?\d]{2,80}):\s+(?=(?:\S+\s+){2,}\S)")
+
+
+def opening_label(text: str) -> str:
+    """The label before a colon that opens the question, when at least three words follow it
+    and it holds no figure ("Berman 2000: ..." names a study); "" otherwise."""
+    m = _LABEL_RE.match(text)
+    return m.group(1) if m else ""
+
+
 # A question that asks which publication, whether there is one, or who wrote one: its answer is
 # a publication, which an entry names, whatever figure its wording carries ("which 1999 paper on
 # low-dose ketamine", "is there a paper in the reference list that tested this?"); not "what dose
