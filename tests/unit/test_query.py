@@ -273,6 +273,8 @@ def test_concept_terms_are_what_a_passage_must_hold(reader):
         ("any trails of ketamine in CRPS", "trails", "trials"),  # swapped letters
         ("2019 ketamine MA", "MA", "meta-analysis"),  # two-letter acronym: a hyphenated word
         ("ketamine & CPM / descending inhib", "CPM", "conditioned pain modulation"),
+        # a name only a bibliography entry writes, in capitals
+        ("WHO ECDD ketamine update review meeting", "ECDD", "expert committee drug dependence"),
     ],
 )
 def test_shorthand_is_read_as_the_statements_words(reader, question, typed, read_as):
@@ -485,3 +487,10 @@ def test_an_opening_label_that_says_who_asks_is_no_missing_concept(reader_drugs)
     assert "lithium" in missing("Lithium: interaction with ketamine in a neuropathic pain trial?")
     assert "porphyria" in missing("Porphyria: is ketamine safe?")
     assert "berman" in missing("Berman 2000: how fast did mood lift after one ketamine dose?")
+
+
+def test_an_entry_lends_acronyms_of_its_names_only(reader):
+    """An entry's capitalised names give acronyms ("ECDD"); its title's ordinary words do not
+    ("after pediatric scoliosis" is no "APS")."""
+    read = dict(reader.read("what did the APS trial after scoliosis surgery find?").expansions)
+    assert "after pediatric scoliosis" not in read.get("APS", ())

@@ -145,7 +145,8 @@ class QueryReader:
         self.lexicon = load_lexicon() if lexicon is None else lexicon
         self._word_frequency = word_frequency or english_zipf
         texts = tuple(texts)
-        vocabulary = corpus_vocabulary(tokenizer, texts, tuple(reference_texts), keep_vocabulary_in)
+        self._reference_texts = tuple(reference_texts)
+        vocabulary = corpus_vocabulary(tokenizer, texts, self._reference_texts, keep_vocabulary_in)
         self.body_terms = vocabulary.body_terms
         self.all_terms = vocabulary.body_terms | vocabulary.reference_terms
         self._texts = texts  # the statement's own words, for shorthand readings
@@ -336,7 +337,9 @@ class QueryReader:
     @cached_property
     def shorthand(self) -> ShorthandReader:
         """Shorthand readings from the statement's own words, built on first need."""
-        return ShorthandReader(self._texts, STOPWORDS, self._word_frequency)
+        return ShorthandReader(
+            self._texts, STOPWORDS, self._word_frequency, entry_texts=self._reference_texts
+        )
 
     def population_phrases(self) -> list[tuple[str, tuple[str, ...]]]:
         """(typed phrase, statement words) of the lexicon entries that name a population:

@@ -49,6 +49,48 @@ class Reading:
     rule: str  # "transposition", "abbreviation", "acronym", "slip" or "truncation"
 
 
+def _add_runs(
+    found: list[str],
+    line_words: frozenset[str],
+    stopwords: frozenset[str],
+    initials: dict[str, Counter[str]],
+    context: dict[str, list[frozenset[str]]],
+) -> None:
+    """Each run of two to four words of a line under its initials, with the line's words."""
+    plain = [w for w in found if w.isalpha() and w not in stopwords]
+    for n in (3, 4):
+        for i in range(len(plain) - n + 1):
+            run = plain[i : i + n]
+            key = "".join(w[0] for w in run)
+            initials.setdefault(key, Counter())[" ".join(run)] += 1
+            context.setdefault(" ".join(run), []).append(line_words)
+    for i in range(len(found) - 1):  # two words, as typed (hyphens split)
+        run = found[i : i + 2]
+        if all(w.isalpha() and w not in stopwords for w in run):
+            key = "".join(w[0] for w in run)
+            initials.setdefault(key, Counter())[" ".join(run)] += 1
+            context.setdefault(" ".join(run), []).append(line_words)
+
+
+_CASED_WORD_RE = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
+_CLAUSE_RE = re.compile(r"[.,;:()\[\]*]")
+
+
+def _capitalised_runs(line: str, stopwords: frozenset[str]) -> list[list[str]]:
+    """The runs of capitalised words in a line, lower-cased, a stopword between two of them
+    kept out but not breaking the run ("Expert Committee on Drug Dependence" is one run), and
+    punctuation breaking it ("Organization. Ketamine" is two)."""
+    runs: list[list[str]] = []
+    for clause in _CLAUSE_RE.split(line):
+        runs.append([])
+        for word in _CASED_WORD_RE.findall(clause):
+            if word[0].isupper():
+                runs[-1].append(word.lower())
+            elif not (word.lower() in stopwords and runs[-1]):
+                runs.append([])
+    return [run for run in runs if len(run) >= 2]
+
+
 def _is_subsequence(token: str, word: str) -> bool:
     it = iter(word)
     return all(c in it for c in token)
@@ -92,7 +134,13 @@ class ShorthandReader:
         texts: Iterable[str],
         stopwords: frozenset[str],
         word_frequency: Callable[[str], float],
+        entry_texts: Iterable[str] = (),
     ):
+        """`texts`: what the statement says; `entry_texts`: its bibliography entries, read
+        for acronyms of names only: an acronym may stand for a committee or a journal that
+        only an entry names ("ECDD", the WHO Expert Committee on Drug Dependence; "EJP"), a
+        run of capitalised words. A title's ordinary words ("after pediatric scoliosis") are
+        no acronym's, and no entry word is an abbreviation, slip or truncation."""
         self.stopwords = stopwords
         self.zipf = word_frequency
         words: Counter[str] = Counter()
@@ -123,19 +171,15 @@ class ShorthandReader:
                 if len(parts) == 2 and all(p.isalpha() for p in parts):
                     initials.setdefault("".join(p[0] for p in parts), Counter())[w] += 1
                     context.setdefault(w, []).append(line_words)
-            plain = [w for w in found if w.isalpha() and w not in stopwords]
-            for n in (3, 4):
-                for i in range(len(plain) - n + 1):
-                    run = plain[i : i + n]
-                    key = "".join(w[0] for w in run)
-                    initials.setdefault(key, Counter())[" ".join(run)] += 1
-                    context.setdefault(" ".join(run), []).append(line_words)
-            for i in range(len(found) - 1):  # two words, as typed (hyphens split)
-                run = found[i : i + 2]
-                if all(w.isalpha() and w not in stopwords for w in run):
-                    key = "".join(w[0] for w in run)
-                    initials.setdefault(key, Counter())[" ".join(run)] += 1
-                    context.setdefault(" ".join(run), []).append(line_words)
+            _add_runs(found, line_words, stopwords, initials, context)
+        entry_lines = dict.fromkeys(line for text in entry_texts for line in text.splitlines())
+        for line in entry_lines:
+            if line.lower() in lines:
+                continue
+            line_words = frozenset(p for w in _WORD_RE.findall(line.lower()) for p in w.split("-"))
+            line_df.update(line_words)
+            for name in _capitalised_runs(line, stopwords):
+                _add_runs(name, line_words, stopwords, initials, context)
         self.words = {w: n for w, n in words.items() if w.isalpha() and len(w) > 2}
         self._by_initial: dict[str, list[str]] = {}
         for w in sorted(self.words, key=lambda w: (-self.words[w], w)):
