@@ -162,6 +162,26 @@ def test_a_dose_is_asked_by_the_form_and_given_as_an_amount_of_drug():
     )
 
 
+def test_a_value_in_a_unit_is_asked_without_a_number_and_given_with_one():
+    """ "The cut-off in mmHg", "target level (ng/mL)" want a number in that unit, which a passage
+    must carry; "a reading of 27 mmHg" gives the patient's own and asks none. Phrasings written
+    for this test; the passage cut from the statement."""
+    from ketaqa.pipeline.search.question_form import kinds_asked, kinds_given
+
+    assert "value in mmHg" in kinds_asked("Above which IOP in mmHg is ketamine avoided?")
+    assert "value in ng/mL" in kinds_asked("target plasma ketamine level (ng/mL)?")
+    assert "value in mmol/L" in kinds_asked("what sodium in mmol/L rules out an infusion?")
+    history = "Her eye pressures were 34 and 36 mmHg last week."
+    ask = "Is ketamine safe for her?"
+    assert kinds_asked(f"{history} {ask}", ask=ask) == ()
+    assert "value in mmHg" not in kinds_asked("IOP 32 mmHg - ketamine ok?")
+    assert "value in mmHg" in kinds_given("avoid if the IOP is above 30 mmHg")
+    assert "value in mmHg" not in kinds_given(
+        "In patients with elevated intracranial and intraocular pressure, there is grade C "
+        "evidence that ketamine should not be used or used only in lower dosages"
+    )
+
+
 def test_a_frequency_or_an_identifier_is_asked_by_the_form_and_given_visibly():
     """ "How often" wants a rate, an interval or a share; "the PMID of" an identifier. A passage
     that shares the topic's words but carries neither does not answer

@@ -154,20 +154,59 @@ _KINDS_GIVEN = {
 }
 
 
+# Units of a measured value (pressures, concentrations, clearances, rates), other than a dose's.
+# A unit typed without a number before it asks for a value in it ("the IOP cut-off in mmHg",
+# "target plasma level (ng/mL)"); typed after a number it gives the patient's own ("a reading
+# of 27 mmHg"). The answer is a number in that unit, which a passage must visibly carry.
+_UNITS = {
+    "mmHg": r"mm ?hg",
+    "cmH2O": r"cm ?h2o",
+    "kPa": r"kpa",
+    "ng/mL": r"ng ?/ ?ml",
+    "µg/mL": r"(?:µg|μg|mcg|ug) ?/ ?ml",
+    "mg/L": r"mg ?/ ?d?l",
+    "mmol/L": r"[mµμun]mol ?/ ?l",
+    "mL/min": r"ml ?/ ?min",
+    "bpm": r"bpm|beats per minute",
+    "°C": r"°c|degrees celsius",
+}
+_UNIT_ASKED = {
+    unit: re.compile(r"(?<![\w/])(?:" + pattern + r")(?![\w/])", re.IGNORECASE)
+    for unit, pattern in _UNITS.items()
+}
+_UNIT_GIVEN = {
+    unit: re.compile(r"\d\s*(?:" + pattern + r")(?![\w/])", re.IGNORECASE)
+    for unit, pattern in _UNITS.items()
+}
+
+
+def units_asked(text: str) -> tuple[str, ...]:
+    """Units the question asks a value in: typed with no number just before them."""
+    return tuple(
+        f"value in {unit}"
+        for unit, pattern in _UNIT_ASKED.items()
+        if any(not re.search(r"\d\s*$", text[: m.start()]) for m in pattern.finditer(text))
+    )
+
+
 def kinds_asked(text: str, ask: str = "") -> tuple[str, ...]:
     """The kinds of answer the question's form asks for that a passage must visibly carry;
-    `ask`: a case history's asking sentence (`ask_sentence`), where a dose is asked."""
+    `ask`: a case history's asking sentence (`ask_sentence`), where a dose or a value in a
+    unit is asked."""
     kinds = tuple(
         kind
         for kind, asked in _KINDS_ASKED.items()
         if asked.search(text) and (kind != PERSONS or about_this_document(text))
     )
+    kinds += units_asked(ask or text)
     return kinds + ((DOSE,) if _DOSE_ASKED.search(ask or text) else ())
 
 
 def kinds_given(text: str) -> frozenset[str]:
     """The kinds of answer a passage visibly carries (`kinds_asked`)."""
-    return frozenset(kind for kind, given in _KINDS_GIVEN.items() if given.search(text))
+    kinds = {kind for kind, given in _KINDS_GIVEN.items() if given.search(text)}
+    kinds |= {f"value in {unit}" for unit, given in _UNIT_GIVEN.items() if given.search(text)}
+    return frozenset(kinds)
 
 
 def passage_answer_types(text: str, kind: str = "", top_section: str = "") -> frozenset[str]:
