@@ -337,6 +337,19 @@ def test_a_slip_onto_a_word_the_statement_never_uses_reads_as_its_pair_there(rea
     assert reader.read("a rat study of ketamine").corrections == ()
 
 
+def test_a_word_that_sounds_like_the_statements_pair_is_read_as_it(reader):
+    """ "pane" sounds like "pain" and stands beside "back", as "pain" does in the statement:
+    a slip of the ear, not a missing concept. "Spares" has the consonants of "sprays" but three
+    letters differ: it means itself. With no such neighbour "pane" means itself."""
+    from ketaqa.pipeline.search.spelling import sounds_alike
+
+    analysis = reader.read("would ketamine help chronic lower back pane?")
+    assert ("pane", "pain") in analysis.corrections
+    assert "pane" not in analysis.missing_concepts
+    assert sounds_alike("cousens", "cousins") and not sounds_alike("spares", "sprays")
+    assert reader.read("a cracked window pane and ketamine").corrections == ()
+
+
 def test_a_word_english_knows_is_not_spelled_into_another_word(reader):
     """A typo keeps a word's first letters; a known word whose nearest corpus word starts
     otherwise is another word: atrial fibrillation is not a trial, voiding not avoiding."""

@@ -8,7 +8,9 @@ Two readings, each the question reader's first step (`QueryReader.read`):
   word meant as typed ("white hart"). The statement's own word pairs are read the same way, for
   a word the statement never uses: "infusion rat" is "infusion rate", as the statement writes
   "infusion rate"; a slip keeps the word's first two letters there, as the corpus's pairs are
-  many;
+  many. A word that sounds like the statement's (the same Metaphone key, jellyfish's) and is
+  at most two letters from it counts as a slip there too: "back pane" is "back pain", as "back
+  pain" is in the statement;
 - a *typo*: a word that is in neither the corpus, the lexicon nor general English is fixed to
   the closest corpus word (symspellpy), but a word general English knows is fixed only to a word
   that starts as it does: a typo keeps a word's first letters, so "atrial" is not "trial".
@@ -21,6 +23,8 @@ import re
 from collections.abc import Callable, Iterable
 from functools import cached_property, lru_cache
 
+from jellyfish import levenshtein_distance, metaphone
+
 from ketaqa.pipeline.indexing.tokenizer import STOPWORDS, raw_words
 from ketaqa.pipeline.search.shorthand import one_edit_apart
 
@@ -29,6 +33,13 @@ from ketaqa.pipeline.search.shorthand import one_edit_apart
 KNOWN_WORD_ZIPF = 2.0
 
 Corrections = list[tuple[str, str]]  # (typed, fixed), in the order found
+
+
+def sounds_alike(typed: str, word: str) -> bool:
+    """Whether two words sound alike (the same Metaphone key) and are spelt alike (at most two
+    letters changed): a slip of the ear or of a phone keyboard ("pane" for "pain", "cousens"
+    for "cousins"), not another word with the same consonants ("spares", "sprays")."""
+    return metaphone(typed) == metaphone(word) and levenshtein_distance(typed, word) <= 2
 
 
 @lru_cache(maxsize=4096)
@@ -120,7 +131,9 @@ class Speller:
                 fits = {
                     w
                     for w in paired
-                    if len(w) >= 4 and w[:2] == word[:2] and one_edit_apart(word, w)
+                    if len(w) >= 4
+                    and w[:2] == word[:2]
+                    and (one_edit_apart(word, w) or sounds_alike(word, w))
                 }
             if len(fits) == 1:
                 fixes.setdefault(word, fits.pop())
