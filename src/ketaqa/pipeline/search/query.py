@@ -210,9 +210,9 @@ class QueryReader:
             seen.add(word)
             reading, mentioned = self._word_reading(word, terms)
             concepts.append(Concept(word, reading, mentioned, self._zipf(word)))
-        asker = self._asker_label(text, concepts)
+        asker, label_concepts = self._asker_label(text, concepts)
         if asker:
-            concepts = [c for c in concepts if not set(raw_words(c.typed)) <= asker]
+            concepts = [c for c in concepts if c not in label_concepts]
             unrecognised = tuple(w for w in unrecognised if w not in asker)
         unknown = tuple(
             w
@@ -251,25 +251,28 @@ class QueryReader:
             missing_treatments=self._missing_treatments(concepts, ask, lookup or names_publication),
         )
 
-    def _asker_label(self, text: str, concepts: list[Concept]) -> frozenset[str]:
-        """The words of an opening label that says who asks or why ("MCQ:", "For a teaching
-        session:", "Pharmacy query:", "A mum asked me:"): a label none of whose concepts the
-        statement mentions. They describe the asker, not what is asked, so they are no
-        missing concept, however rare ("MCQ", "governance"). A label with a concept the
+    def _asker_label(
+        self, text: str, concepts: list[Concept]
+    ) -> tuple[frozenset[str], list[Concept]]:
+        """The words and the concepts of an opening label that says who asks or why ("MCQ:",
+        "For a teaching session:", "Pharmacy query:", "A mum asked me:"): a label none of whose
+        concepts the statement mentions. They describe the asker, not what is asked, so they
+        are no missing concept, however rare ("MCQ", "governance"). A label with a concept the
         statement mentions names the topic ("WHO ECDD ketamine review:"), and so does one that
         names a drug or a route ("Lithium: any interaction?"): both are read as asked. So is
         a label before a question too short to stand alone ("Porphyria: is ketamine safe?"):
-        the rest must name at least two things the statement mentions besides ketamine."""
+        the rest must name at least two things the statement mentions besides ketamine.
+        Nothing, when the label is read as asked."""
         words = frozenset(raw_words(opening_label(text)))
         inside = [c for c in concepts if set(raw_words(c.typed)) <= words]
         if not inside or any(c.mentioned for c in inside):
-            return frozenset()
+            return frozenset(), []
         if self._missing_treatments(inside, "", lookup=False):
-            return frozenset()
+            return frozenset(), []
         rest = [c for c in concepts if c not in inside and c.mentioned]
         if sum(1 for c in rest if "ketamine" not in c.terms) < LABEL_REST_CONCEPTS:
-            return frozenset()
-        return words
+            return frozenset(), []
+        return words, inside
 
     @staticmethod
     def _ask(question: str, corrections: list[tuple[str, str]]) -> str:

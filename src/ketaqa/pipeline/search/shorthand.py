@@ -57,19 +57,20 @@ def _add_runs(
     context: dict[str, list[frozenset[str]]],
 ) -> None:
     """Each run of two to four words of a line under its initials, with the line's words."""
+
+    def add(run: list[str]) -> None:
+        phrase = " ".join(run)
+        initials.setdefault("".join(w[0] for w in run), Counter())[phrase] += 1
+        context.setdefault(phrase, []).append(line_words)
+
     plain = [w for w in found if w.isalpha() and w not in stopwords]
     for n in (3, 4):
         for i in range(len(plain) - n + 1):
-            run = plain[i : i + n]
-            key = "".join(w[0] for w in run)
-            initials.setdefault(key, Counter())[" ".join(run)] += 1
-            context.setdefault(" ".join(run), []).append(line_words)
+            add(plain[i : i + n])
     for i in range(len(found) - 1):  # two words, as typed (hyphens split)
         run = found[i : i + 2]
         if all(w.isalpha() and w not in stopwords for w in run):
-            key = "".join(w[0] for w in run)
-            initials.setdefault(key, Counter())[" ".join(run)] += 1
-            context.setdefault(" ".join(run), []).append(line_words)
+            add(run)
 
 
 _CASED_WORD_RE = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
